@@ -1,0 +1,240 @@
+"""Shared types of acqopt: the optimizer protocol, its result, and the driver every method uses."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import time
+from dataclasses import dataclass
+from typing import Protocol, Union, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from acqopt.counting import (
+    BudgetExhausted,
+    CountingAcquisition,
+    Counts,
+    Problem,
+    TimeLimitReached,
+)
+
+GeneratorLike = Union[int, torch.Generator, None]
+
+
+class Status(str, enum.Enum):
+    """How a run ended."""
+
+    CONVERGED = "converged"
+    BUDGET_EXHAUSTED = "budget exhausted"
+    TIMED_OUT = "timed out"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    """What one run of an acquisition optimizer returns.
+
+    Attributes:
+        candidates: The best ``q x d`` candidate set found, inside ``bounds``.
+        acq_value: Its acquisition value (a 0-dim tensor), always finite.
+        counts: Queries, gradient queries and calls, as read off the shared counter.
+        trace: An ``n x 2`` tensor: queries used, best value so far (one row per call).
+        wall_time: Seconds spent in ``optimize``.
+        status: How the run ended.
+        message: A human-readable account of the ending.
+    """
+
+    candidates: Tensor
+    acq_value: Tensor
+    counts: Counts
+    trace: Tensor
+    wall_time: float
+    status: Status
+    message: str
+
+
+@runtime_checkable
+class AcquisitionOptimizer(Protocol):
+    """Anything that maximises an acquisition function within a query budget."""
+
+    def optimize(
+        self,
+        acq_function: torch.nn.Module,
+        bounds: Tensor,
+        *,
+        q: int = 1,
+        budget: int | None = None,
+        generator: GeneratorLike = None,
+    ) -> OptimizeResult: ...
+
+
+def as_generator(generator: GeneratorLike) -> torch.Generator:
+    """Normalises ``generator`` to a CPU ``torch.Generator`` without touching the global RNG.
+
+    Random numbers are drawn on the CPU and moved to the target device, so a seed gives the same
+    answer on every device. ``None`` seeds a fresh generator from the operating system.
+    """
+    if isinstance(generator, torch.Generator):
+        if generator.device.type != "cpu":
+            raise ValueError("generator: expected a CPU torch.Generator, an int seed or None")
+        return generator
+    if generator is None:
+        g = torch.Generator()
+        g.seed()
+        return g
+    if isinstance(generator, bool) or not isinstance(generator, int):
+        raise ValueError(
+            f"generator: expected an int seed, a torch.Generator or None, got {generator!r}"
+        )
+    return torch.Generator().manual_seed(generator)
+
+
+def derive_seed(generator: torch.Generator) -> int:
+    """Draws a seed for a numpy or pycma generator from ``generator``."""
+    return int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+
+
+def check_bounds(bounds: object) -> Tensor:
+    """Returns ``bounds`` if it is a finite floating ``2 x d`` tensor with lower < upper."""
+    if not isinstance(bounds, Tensor):
+        raise ValueError(f"bounds: expected a 2 x d tensor, got {type(bounds).__name__}")
+    if bounds.dim() != 2 or bounds.shape[0] != 2 or bounds.shape[1] < 1:
+        raise ValueError(f"bounds: expected a 2 x d tensor, got shape {tuple(bounds.shape)}")
+    if bounds.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"bounds: expected float32 or float64, got {bounds.dtype}")
+    if not torch.isfinite(bounds).all():
+        raise ValueError("bounds: expected finite values, got inf or NaN")
+    if not (bounds[0] < bounds[1]).all():
+        bad = (bounds[0] >= bounds[1]).nonzero().flatten().tolist()
+        raise ValueError(f"bounds: lower must be below upper in every column; not so in {bad}")
+    return bounds
+
+
+def is_analytic(acq_function: torch.nn.Module) -> bool:
+    """True when ``acq_function`` (or what it wraps) only accepts ``q = 1``."""
+    from botorch.acquisition.analytic import AnalyticAcquisitionFunction
+
+    seen = 0
+    while acq_function is not None and seen < 10:
+        if isinstance(acq_function, AnalyticAcquisitionFunction):
+            return True
+        acq_function = getattr(acq_function, "acq_function", getattr(acq_function, "acq_func", None))
+        seen += 1
+    return False
+
+
+def check_q(q: object, acq_function: torch.nn.Module) -> int:
+    if isinstance(q, bool) or not isinstance(q, int) or q < 1:
+        raise ValueError(f"q: expected an int >= 1, got {q!r}")
+    if q > 1 and is_analytic(acq_function):
+        raise ValueError(
+            f"q: {type(acq_function).__name__} is analytic and takes q=1 only, got q={q}; "
+            "use its Monte-Carlo version (e.g. qLogExpectedImprovement) for q > 1"
+        )
+    return q
+
+
+def positive_int(name: str, value: object, minimum: int = 1) -> None:
+    """Raises ``ValueError`` unless ``value`` is an int >= ``minimum`` (for config fields)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+
+
+def positive_float(name: str, value: object, *, upper: float | None = None) -> None:
+    """Raises ``ValueError`` unless ``value`` is a real number > 0 (and < ``upper``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name}: expected a number > 0, got {value!r}")
+    if upper is not None and not value < upper:
+        raise ValueError(f"{name}: expected a number in (0, {upper}), got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseOptimizer:
+    """The shared driver: validation, the counter, the unit cube, and the result.
+
+    A method is a frozen dataclass whose fields are its hyperparameters. It implements
+    :meth:`_run`, which searches ``problem`` (evaluating only through it) and returns how it
+    ended; everything else is here.
+    """
+
+    name = "base"
+
+    def default_budget(self, q: int, d: int) -> int | None:
+        """The budget used when ``budget=None``; None means the method's own stopping rules."""
+        return None
+
+    def min_budget(self, q: int, d: int) -> int:
+        """The fewest queries the method can run with."""
+        return 1
+
+    def optimize(
+        self,
+        acq_function: torch.nn.Module,
+        bounds: Tensor,
+        *,
+        q: int = 1,
+        budget: int | None = None,
+        generator: GeneratorLike = None,
+        timeout_sec: float | None = None,
+    ) -> OptimizeResult:
+        """Maximises ``acq_function`` over ``bounds``.
+
+        Args:
+            acq_function: Called on ``b x q x d`` tensors, returns ``b`` values.
+            bounds: A ``2 x d`` tensor; the result has its device and dtype.
+            q: The number of candidates chosen jointly.
+            budget: The most acquisition queries to spend; None for the method's default.
+            generator: An int seed, a CPU ``torch.Generator``, or None.
+            timeout_sec: Stop (with status "timed out") once this many seconds have passed.
+
+        Returns:
+            An :class:`OptimizeResult` with the best candidate set ever evaluated.
+        """
+        start = time.perf_counter()
+        bounds = check_bounds(bounds)
+        q = check_q(q, acq_function)
+        d = bounds.shape[-1]
+        if budget is None:
+            budget = self.default_budget(q, d)
+        elif isinstance(budget, bool) or not isinstance(budget, int):
+            raise ValueError(f"budget: expected an int number of queries or None, got {budget!r}")
+        if budget is not None and budget < self.min_budget(q, d):
+            raise ValueError(
+                f"budget: method {self.name!r} needs at least {self.min_budget(q, d)} queries "
+                f"with this configuration, got {budget}"
+            )
+        if timeout_sec is not None and not timeout_sec > 0:
+            raise ValueError(f"timeout_sec: expected a number > 0 or None, got {timeout_sec!r}")
+        gen = as_generator(generator)
+        counter = CountingAcquisition(acq_function, budget=budget, timeout_sec=timeout_sec)
+        problem = Problem(counter, bounds, q)
+        try:
+            status, message = self._run(problem, gen)
+        except BudgetExhausted:
+            status, message = Status.BUDGET_EXHAUSTED, "the budget was spent"
+        except TimeLimitReached:
+            status, message = Status.TIMED_OUT, f"stopped after {timeout_sec} s"
+        if problem.best_u is None or not torch.isfinite(problem.best_value):
+            raise RuntimeError(
+                f"method {self.name!r} found no candidate with a finite acquisition value in "
+                f"{counter.queries} queries; check that the acquisition function is finite "
+                "somewhere inside bounds"
+            )
+        candidates = problem.to_bounds(problem.best_u).clamp(bounds[0], bounds[1])
+        return OptimizeResult(
+            candidates=candidates.detach(),
+            acq_value=problem.best_value.detach(),
+            counts=counter.counts,
+            trace=torch.tensor(problem.trace, dtype=torch.float64).reshape(-1, 2),
+            wall_time=time.perf_counter() - start,
+            status=status,
+            message=message,
+        )
+
+    def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
+        raise NotImplementedError
+
+    def config(self) -> dict:
+        """The method's hyperparameters as a plain dict (for benchmark records)."""
+        return {"method": self.name, **dataclasses.asdict(self)}

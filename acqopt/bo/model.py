@@ -1,0 +1,51 @@
+"""The GP (ARD Matern-5/2) and the acquisition functions (EI, LogEI) acqopt targets."""
+
+from __future__ import annotations
+
+import torch
+from botorch.acquisition import ExpectedImprovement, LogExpectedImprovement
+from botorch.acquisition.analytic import AnalyticAcquisitionFunction
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms import Standardize
+from gpytorch.kernels import MaternKernel, ScaleKernel
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from torch import Tensor
+
+ACQUISITIONS = ("ei", "logei")
+
+
+def fit_gp(train_X: Tensor, train_Y: Tensor) -> SingleTaskGP:
+    """Fits ``SingleTaskGP`` with ``ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=d))``.
+
+    Args:
+        train_X: ``n x d`` inputs, best in the unit cube (no input transform is applied).
+        train_Y: ``n x 1`` observations to be *maximised*; standardised by the model.
+
+    Returns:
+        The fitted model in eval mode (hyperparameters by maximum marginal likelihood).
+    """
+    if train_X.dim() != 2 or train_Y.shape != (train_X.shape[0], 1):
+        raise ValueError(
+            f"train_X, train_Y: expected n x d and n x 1, got {tuple(train_X.shape)} and "
+            f"{tuple(train_Y.shape)}"
+        )
+    d = train_X.shape[-1]
+    covar = ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=d))
+    model = SingleTaskGP(
+        train_X, train_Y, covar_module=covar, outcome_transform=Standardize(m=1)
+    )
+    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    return model.eval()
+
+
+def make_acquisition(model: SingleTaskGP, kind: str = "logei") -> AnalyticAcquisitionFunction:
+    """EI or LogEI with ``best_f`` the best observed value."""
+    if kind not in ACQUISITIONS:
+        raise ValueError(f"acquisition: expected one of {ACQUISITIONS}, got {kind!r}")
+    best_f = model.train_targets.max() if model.outcome_transform is None else None
+    if best_f is None:
+        Y = model.outcome_transform.untransform(model.train_targets.unsqueeze(-1))[0]
+        best_f = Y.max()
+    cls = LogExpectedImprovement if kind == "logei" else ExpectedImprovement
+    return cls(model, best_f=best_f)

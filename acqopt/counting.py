@@ -1,0 +1,176 @@
+"""The query counter every method evaluates the acquisition function through.
+
+One *acquisition query* is the acquisition value, with or without its gradient, at one
+candidate: one ``q x d`` element of a ``b x q x d`` batch. The counter refuses any call that
+would take the total past the budget, so no method can overspend by even one query.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from botorch.acquisition import AcquisitionFunction
+from torch import Tensor
+
+
+class BudgetExhausted(RuntimeError):
+    """Raised when a call would take the number of queries past the budget."""
+
+
+class TimeLimitReached(RuntimeError):
+    """Raised when a call starts after the time limit has passed."""
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How much of the acquisition function a run used.
+
+    Attributes:
+        queries: Candidates evaluated (each ``q x d`` element of a batch counts once).
+        grad_queries: Those of ``queries`` that were evaluated with their gradient.
+        calls: Calls of the acquisition function (one per batch).
+    """
+
+    queries: int = 0
+    grad_queries: int = 0
+    calls: int = 0
+
+
+class CountingAcquisition(AcquisitionFunction):
+    """Wraps an acquisition function and counts (and caps) every query it answers.
+
+    It is itself an ``AcquisitionFunction``, so ``botorch.optim.optimize_acqf`` can be run
+    through it and measured by the same rule as acqopt's methods.
+
+    Args:
+        acq_function: The acquisition function to wrap; called on ``b x q x d`` tensors.
+        budget: The most queries it will answer; None for no cap.
+        timeout_sec: Refuse calls that start more than this many seconds after creation.
+    """
+
+    def __init__(
+        self,
+        acq_function: torch.nn.Module,
+        budget: int | None = None,
+        timeout_sec: float | None = None,
+    ) -> None:
+        super().__init__(model=getattr(acq_function, "model", None))
+        self.acq_function = acq_function
+        self.budget = budget
+        self.queries = 0
+        self.grad_queries = 0
+        self.calls = 0
+        self._deadline = None if timeout_sec is None else time.monotonic() + timeout_sec
+
+    @property
+    def remaining(self) -> int | None:
+        """Queries left before the budget is spent; None when there is no budget."""
+        return None if self.budget is None else self.budget - self.queries
+
+    @property
+    def counts(self) -> Counts:
+        return Counts(self.queries, self.grad_queries, self.calls)
+
+    def forward(self, X: Tensor) -> Tensor:
+        """Evaluates ``X`` (``b x q x d`` or ``q x d``) after counting it against the budget."""
+        n = X.shape[:-2].numel() if X.dim() > 2 else 1
+        if self.budget is not None and self.queries + n > self.budget:
+            raise BudgetExhausted(
+                f"a call of {n} queries would exceed the budget ({self.queries} of "
+                f"{self.budget} used)"
+            )
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise TimeLimitReached("the time limit was reached")
+        self.queries += n
+        self.calls += 1
+        if torch.is_grad_enabled() and X.requires_grad:
+            self.grad_queries += n
+        return self.acq_function(X)
+
+    def set_X_pending(self, X_pending: Tensor | None = None) -> None:
+        self.acq_function.set_X_pending(X_pending)
+
+
+class Problem:
+    """An acquisition maximisation in the unit cube, evaluated only through a counter.
+
+    Methods see candidates ``U`` in ``[0, 1]^{q x d}``; the problem maps them onto ``bounds``,
+    evaluates them through the :class:`CountingAcquisition`, replaces NaN and inf by ``-inf``
+    and keeps the best candidate ever evaluated, with a trace of it against queries used.
+
+    Args:
+        counter: The counting wrapper around the user's acquisition function.
+        bounds: A ``2 x d`` tensor of lower and upper bounds; sets device and dtype.
+        q: The number of candidates in one query.
+    """
+
+    def __init__(self, counter: CountingAcquisition, bounds: Tensor, q: int) -> None:
+        self.counter = counter
+        self.bounds = bounds
+        self.q = q
+        self.d = bounds.shape[-1]
+        self.lower = bounds[0]
+        self.scale = bounds[1] - bounds[0]
+        self.best_value = torch.tensor(float("-inf"), dtype=bounds.dtype, device=bounds.device)
+        self.best_u: Tensor | None = None
+        self.trace: list[tuple[int, float]] = []
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.bounds.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.bounds.device
+
+    @property
+    def remaining(self) -> int | None:
+        return self.counter.remaining
+
+    def affordable(self, n: int) -> int:
+        """How many of ``n`` candidates the remaining budget can pay for."""
+        remaining = self.remaining
+        return n if remaining is None else max(0, min(n, remaining))
+
+    def to_bounds(self, U: Tensor) -> Tensor:
+        """Maps unit-cube points ``... x d`` onto the box."""
+        return self.lower + U * self.scale
+
+    def to_unit(self, X: Tensor) -> Tensor:
+        """Maps points in the box ``... x d`` into the unit cube."""
+        return (X - self.lower) / self.scale
+
+    def value(self, U: Tensor) -> Tensor:
+        """Acquisition values of ``b x q x d`` unit-cube candidates, shape ``b``; no gradient."""
+        with torch.no_grad():
+            values = self._clean(self.counter(self.to_bounds(U)))
+        self._record(U, values)
+        return values
+
+    def value_and_grad(self, U: Tensor) -> tuple[Tensor, Tensor]:
+        """Values (``b``) and gradients w.r.t. ``U`` (``b x q x d``) in one batched call.
+
+        Non-finite values come back as ``-inf`` with a zero gradient.
+        """
+        U = U.detach().requires_grad_(True)
+        with torch.enable_grad():
+            raw = self.counter(self.to_bounds(U))
+            (grad,) = torch.autograd.grad(raw.sum(), U)
+        values = self._clean(raw.detach())
+        grad = torch.where(torch.isfinite(values)[:, None, None], grad, 0.0).nan_to_num(0.0, 0.0, 0.0)
+        self._record(U.detach(), values)
+        return values, grad
+
+    def _clean(self, values: Tensor) -> Tensor:
+        values = values.reshape(-1).to(self.dtype)
+        return torch.where(torch.isfinite(values), values, float("-inf"))
+
+    def _record(self, U: Tensor, values: Tensor) -> None:
+        if values.numel() > 0:
+            i = int(values.argmax())
+            if values[i] > self.best_value:
+                self.best_value = values[i].clone()
+                self.best_u = U[i].detach().clone()
+        self.trace.append((self.counter.queries, float(self.best_value)))
