@@ -135,6 +135,28 @@ def check_q(q: object, acq_function: torch.nn.Module) -> int:
     return q
 
 
+def check_matches_acquisition(bounds: Tensor, acq_function: torch.nn.Module) -> None:
+    """Raises ``ValueError`` if the acquisition's tensors have another dtype or device."""
+    for t in _floating_tensors(acq_function):
+        if t.dtype != bounds.dtype or t.device != bounds.device:
+            raise ValueError(
+                f"bounds: dtype {bounds.dtype} on {bounds.device} differs from the acquisition "
+                f"function's {t.dtype} on {t.device}; pass bounds of the model's dtype and device"
+            )
+        return
+
+
+def _floating_tensors(module: torch.nn.Module):
+    if not isinstance(module, torch.nn.Module):
+        return
+    for t in module.parameters():
+        if t.is_floating_point():
+            yield t
+    for t in module.buffers():
+        if t.is_floating_point():
+            yield t
+
+
 def positive_int(name: str, value: object, minimum: int = 1) -> None:
     """Raises ``ValueError`` unless ``value`` is an int >= ``minimum`` (for config fields)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -194,6 +216,8 @@ class BaseOptimizer:
         start = time.perf_counter()
         bounds = check_bounds(bounds)
         q = check_q(q, acq_function)
+        check_matches_acquisition(bounds, acq_function)
+        gen = as_generator(generator)
         d = bounds.shape[-1]
         if budget is None:
             budget = self.default_budget(q, d)
@@ -206,7 +230,6 @@ class BaseOptimizer:
             )
         if timeout_sec is not None and not timeout_sec > 0:
             raise ValueError(f"timeout_sec: expected a number > 0 or None, got {timeout_sec!r}")
-        gen = as_generator(generator)
         counter = CountingAcquisition(acq_function, budget=budget, timeout_sec=timeout_sec)
         problem = Problem(counter, bounds, q)
         try:

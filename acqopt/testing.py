@@ -1,0 +1,44 @@
+"""Test acquisition functions with known maxima, for conformance tests and examples."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+# (centre x, centre y, height, width): the first bump is the global maximum.
+_BUMPS = (
+    (1.3, 0.2, 1.0, 0.25),
+    (-0.5, 1.5, 0.8, 0.3),
+    (0.2, -0.6, 0.7, 0.25),
+    (1.6, 1.7, 0.75, 0.2),
+    (-0.7, -0.7, 0.6, 0.3),
+)
+
+
+class Bumps(torch.nn.Module):
+    """A multimodal 2-D test acquisition on ``[-1, 2]^2``: a sum of five Gaussian bumps.
+
+    The global maximum (value ~1.0) is at ``(1.3, 0.2)``; four lower bumps are local maxima.
+    A q-batch is worth the best of its ``q`` points (as for q-EI). Calls are counted in
+    ``self.queries`` independently of acqopt's own counter.
+    """
+
+    bounds = torch.tensor([[-1.0, -1.0], [2.0, 2.0]])
+    argmax = torch.tensor([1.3, 0.2])
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries = 0
+
+    def forward(self, X: Tensor) -> Tensor:
+        """``b x q x 2`` -> ``b``."""
+        if X.dim() == 2:
+            X = X.unsqueeze(0)
+        self.queries += X.shape[0]
+        c = torch.tensor(_BUMPS, dtype=X.dtype, device=X.device)
+        sq = ((X.unsqueeze(-2) - c[:, :2]) ** 2).sum(-1)  # b x q x 5
+        value = (c[:, 2] * torch.exp(-sq / (2 * c[:, 3] ** 2))).sum(-1)
+        return value.amax(-1)
+
+    def max_value(self) -> float:
+        return float(self.forward(self.argmax.double().view(1, 1, 2)))
