@@ -146,8 +146,12 @@ def test_unknown_method_lists_available():
 
 
 def test_budget_below_method_minimum():
-    with pytest.raises(ValueError, match="budget: method 'lbfgs' needs at least 522"):
+    with pytest.raises(ValueError, match="budget: method 'lbfgs' needs at least 272"):
         acqopt.optimize_acqf(Bumps(), Bumps.bounds.double(), method="lbfgs", budget=100)
+    with pytest.raises(ValueError, match="budget: method 'lbfgs' needs at least 522"):
+        acqopt.optimize_acqf(
+            Bumps(), Bumps.bounds.double(), budget=300, num_restarts=10, raw_samples=512
+        )
 
 
 def test_unknown_option_is_an_error_not_ignored():

@@ -59,9 +59,12 @@ class RepeatedLBFGS(BaseOptimizer):
         local: The batched L-BFGS-B component.
     """
 
-    num_restarts: int = 10
-    raw_samples: int = 512
-    design: str = "sobol"
+    # Defaults measured on the landscape benchmark at budgets matched to BoTorch 10x512:
+    # fewer raw samples, more starts and 20% of raw samples around the best training points
+    # found BoTorch's value more often than 512 Sobol points and 10 starts (README).
+    num_restarts: int = 16
+    raw_samples: int = 256
+    design: str = "mix"
     eta: float = 1.0
     rounds: int = 1
     local: LBFGSB = field(default_factory=LBFGSB)
@@ -83,20 +86,28 @@ class RepeatedLBFGS(BaseOptimizer):
 
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
         budgeted = problem.remaining is not None
-        rounds = 0
+        rounds = extra = 0
+        U = values = None
         while (budgeted and problem.remaining >= self.min_budget(problem.q, problem.d)) or (
             not budgeted and rounds < self.rounds
         ):
-            self._round(problem, generator)
+            U = initial_points(self.design, problem, self.raw_samples, generator)
+            values = problem.value(U)
+            starts = boltzmann_starts(values, self.num_restarts, self.eta, generator)
+            self.local.refine(problem, U[starts], values[starts])
+            values[starts] = float("-inf")  # used
             rounds += 1
+        # A budget too small for a new round still buys starts from the scored raw points.
+        while budgeted and U is not None and problem.remaining > 0 and torch.isfinite(values).any():
+            n = min(self.num_restarts, int(torch.isfinite(values).sum()), problem.remaining)
+            starts = boltzmann_starts(values, n, self.eta, generator)
+            self.local.refine(problem, U[starts], values[starts])
+            values[starts] = float("-inf")
+            extra += n
         status = Status.BUDGET_EXHAUSTED if budgeted else Status.CONVERGED
-        return status, f"{rounds} round(s) of {self.num_restarts} L-BFGS-B starts"
-
-    def _round(self, problem: Problem, generator: torch.Generator) -> None:
-        U = initial_points(self.design, problem, self.raw_samples, generator)
-        values = problem.value(U)
-        starts = boltzmann_starts(values, self.num_restarts, self.eta, generator)
-        self.local.refine(problem, U[starts], values[starts])
+        return status, (
+            f"{rounds} round(s) of {self.num_restarts} L-BFGS-B starts and {extra} extra start(s)"
+        )
 
 
 @register("lbfgs-uniform")

@@ -1,0 +1,1 @@
+"""acqopt's benchmark suite: ``python -m benchmarks --help``."""

@@ -1,0 +1,57 @@
+"""acqopt benchmarks.
+
+Examples:
+  python -m benchmarks run landscapes --profile quick
+  python -m benchmarks run landscapes --profile full --methods botorch lbfgs cma-lbfgs --seeds 5
+  python -m benchmarks run landscapes --executor ray --address auto
+  python -m benchmarks report
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.suites import SUITES
+
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n")[0],
+        epilog=__doc__.split("\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a suite (resumes: completed runs are skipped)")
+    run.add_argument("suite", choices=sorted(SUITES))
+    run.add_argument("--profile", choices=["smoke", "quick", "full"], default="quick")
+    run.add_argument("--methods", nargs="+", help="method names ('botorch' for BoTorch itself)")
+    run.add_argument("--seeds", type=int, help="seeds (folds) per problem; the profile's if unset")
+    run.add_argument("--executor", choices=["local", "ray"], default="local")
+    run.add_argument("--address", help="Ray cluster address (with --executor ray)")
+    run.add_argument("--workers", type=int, default=1, help="local worker processes")
+    run.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    run.add_argument("--no-progress", action="store_true")
+    rep = sub.add_parser("report", help="write markdown tables and figures from the records")
+    rep.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    if args.command == "run":
+        from benchmarks.runner import run_tasks
+
+        tasks = SUITES[args.suite].tasks(args.profile, args.methods, args.seeds)
+        path = args.out / f"{args.suite}-{args.profile}.jsonl"
+        n = run_tasks(tasks, path, workers=args.workers, executor=args.executor,
+                      address=args.address, progress=not args.no_progress)
+        print(f"{n} run(s) done, {len(tasks) - n} already in {path}")
+    else:
+        from benchmarks.report import report
+
+        print(report(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Runs a suite's tasks (skipping completed ones) in a local process pool, or on Ray."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from benchmarks.store import Appender, done_keys
+
+
+@dataclass(frozen=True)
+class Task:
+    """One benchmark run: ``fn(**kwargs)`` returns the record's measurements."""
+
+    key: str
+    fn: Callable[..., dict]
+    kwargs: dict = field(default_factory=dict)
+    label: str = ""
+
+
+def environment() -> dict:
+    """Library versions and host, stored in every record."""
+    import botorch
+    import cma
+    import gpytorch
+    import numpy
+    import scipy
+    import torch
+
+    import acqopt
+
+    return {
+        "versions": {
+            "acqopt": acqopt.__version__,
+            "torch": torch.__version__,
+            "botorch": botorch.__version__,
+            "gpytorch": gpytorch.__version__,
+            "numpy": numpy.__version__,
+            "scipy": scipy.__version__,
+            "cma": cma.__version__,
+            "python": platform.python_version(),
+        },
+        "host": {"name": socket.gethostname(), "cpus": os.cpu_count(), "machine": platform.machine()},
+    }
+
+
+def _execute(task: Task, threads: int) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    record = task.fn(**task.kwargs)
+    return {"key": task.key, **record, **environment()}
+
+
+def run_tasks(
+    tasks: list[Task],
+    out: Path,
+    *,
+    workers: int = 1,
+    executor: str = "local",
+    address: str | None = None,
+    progress: bool = True,
+) -> int:
+    """Runs the tasks whose key is not yet in ``out``; returns how many ran."""
+    done = done_keys(out)
+    todo = [t for t in tasks if t.key not in done]
+    bar = _bar(len(tasks), len(tasks) - len(todo), progress)
+    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    with Appender(out) as store:
+        if executor == "ray":
+            _run_ray(todo, store, bar, address, threads)
+        elif workers <= 1:
+            for task in todo:
+                bar.set_postfix_str(task.label or task.key, refresh=True)
+                store.append(_execute(task, threads))
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = {pool.submit(_execute, t, threads): t for t in todo}
+                for fut in as_completed(futures):
+                    store.append(fut.result())
+                    bar.set_postfix_str(futures[fut].label or futures[fut].key, refresh=True)
+                    bar.update()
+    bar.close()
+    return len(todo)
+
+
+def _run_ray(todo, store, bar, address, threads) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise SystemExit("--executor ray needs the 'ray' extra: pip install -e '.[ray]'") from None
+    ray.init(address=address, ignore_reinit_error=True, include_dashboard=False)
+    remote = ray.remote(num_cpus=1)(_execute)
+    pending = {remote.remote(t, threads): t for t in todo}
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        for ref in ready:
+            task = pending.pop(ref)
+            store.append(ray.get(ref))
+            bar.set_postfix_str(task.label or task.key, refresh=True)
+            bar.update()
+
+
+def _bar(total: int, initial: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, disable=not enabled, unit="run", dynamic_ncols=True)

@@ -1,0 +1,99 @@
+"""Acquisition maximisation on saved GP states, at budgets matched to BoTorch.
+
+For every (snapshot, acquisition, BoTorch setting, seed, method), BoTorch's ``optimize_acqf``
+runs through the same counter as acqopt's methods; the method then gets exactly the queries
+BoTorch used. Both run in the same process, one after the other (the order alternates with the
+seed), so their wall-time ratio is measured under the same load.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import torch
+from botorch.acquisition import LogExpectedImprovement
+from botorch.optim import optimize_acqf as botorch_optimize_acqf
+
+import acqopt
+from acqopt.counting import CountingAcquisition
+from benchmarks.landscapes import acquisition, snapshot_names
+from benchmarks.runner import Task
+
+SETTINGS = {"10x512": (10, 512), "20x1024": (20, 1024), "100x5000": (100, 5000)}
+
+PROFILES = {
+    "smoke": dict(problems=["rastrigin-d8-n40"], kinds=["logei"], settings=["10x512"], seeds=1),
+    "quick": dict(problems=None, kinds=["logei"], settings=["10x512"], seeds=3),
+    "full": dict(problems=None, kinds=["logei", "ei"], settings=["10x512", "20x1024"], seeds=5),
+}
+DEFAULT_METHODS = {"smoke": ["lbfgs"], "quick": None, "full": None}
+
+
+def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Task]:
+    p = PROFILES[profile]
+    methods = methods or DEFAULT_METHODS[profile] or ["botorch", *acqopt.available_methods()]
+    out = []
+    for problem in p["problems"] or snapshot_names():
+        for kind in p["kinds"]:
+            for setting in p["settings"]:
+                for seed in range(seeds or p["seeds"]):
+                    for method in methods:
+                        key = f"landscapes/{problem}/{kind}/{setting}/{seed}/{method}"
+                        kwargs = dict(problem=problem, kind=kind, setting=setting, seed=seed,
+                                      method=method)
+                        out.append(Task(key, run, kwargs, label=f"{method} {problem} {kind}"))
+    return out
+
+
+def _botorch(acq, bounds, setting: str, seed: int) -> dict:
+    restarts, raw = SETTINGS[setting]
+    counter = CountingAcquisition(acq)
+    start = time.perf_counter()
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        x, v = botorch_optimize_acqf(counter, bounds, q=1, num_restarts=restarts, raw_samples=raw)
+    return {"candidates": x, "value": float(v), "counts": counter.counts,
+            "wall_time": time.perf_counter() - start}
+
+
+def _method(acq, bounds, method: str, budget: int, seed: int) -> dict:
+    result = acqopt.get_optimizer(method).optimize(acq, bounds, budget=budget, generator=seed)
+    return {"candidates": result.candidates, "value": float(result.acq_value),
+            "counts": result.counts, "wall_time": result.wall_time,
+            "status": result.status.value, "trace": result.trace,
+            "config": acqopt.get_optimizer(method).config()}
+
+
+def run(problem: str, kind: str, setting: str, seed: int, method: str) -> dict:
+    warnings.filterwarnings("ignore", message=".*ExpectedImprovement has known numerical issues")
+    acq, bounds = acquisition(problem, kind)
+    if method == "botorch" or method.startswith("botorch-"):
+        ref_setting = method.split("-", 1)[1] if "-" in method else setting
+        res = _botorch(acq, bounds, ref_setting, seed)
+        res["config"] = {"method": "botorch", "setting": ref_setting}
+        bt = res
+    elif seed % 2 == 0:
+        bt = _botorch(acq, bounds, setting, seed)
+        res = _method(acq, bounds, method, bt["counts"].queries, seed)
+    else:
+        # Odd seeds: the method first, so neither side always runs on a warm cache.
+        budget = _botorch(acq, bounds, setting, seed)["counts"].queries  # deterministic
+        res = _method(acq, bounds, method, budget, seed)
+        bt = _botorch(acq, bounds, setting, seed)
+    logei = LogExpectedImprovement(acq.model, best_f=acq.best_f)
+    with torch.no_grad():
+        logei_value = float(logei(res["candidates"].unsqueeze(0)))
+    trace = res.get("trace")
+    if trace is not None and trace.shape[0] > 200:
+        trace = trace[torch.linspace(0, trace.shape[0] - 1, 200).round().long()]
+    return {
+        "suite": "landscapes", "problem": problem, "acquisition": kind, "setting": setting,
+        "seed": seed, "method": method, "config": res["config"],
+        "budget": bt["counts"].queries, "value": res["value"], "logei_value": logei_value,
+        "queries": res["counts"].queries, "grad_queries": res["counts"].grad_queries,
+        "calls": res["counts"].calls, "wall_time": res["wall_time"],
+        "status": res.get("status", "converged"),
+        "trace": None if trace is None else trace.tolist(),
+        "botorch_value": bt["value"], "botorch_wall_time": bt["wall_time"],
+    }
