@@ -6,12 +6,14 @@ import torch
 from torch import Tensor
 
 # (centre x, centre y, height, width): the first bump is the global maximum.
+# Not deceptive: the global bump is also the widest, so a method that explores the box and
+# climbs reliably finds it; the four narrower bumps are local maxima that trap a pure local search.
 _BUMPS = (
-    (1.3, 0.2, 1.0, 0.25),
-    (-0.5, 1.5, 0.8, 0.3),
-    (0.2, -0.6, 0.7, 0.25),
+    (1.3, 0.2, 1.0, 0.3),
+    (-0.5, 1.5, 0.8, 0.2),
+    (0.2, -0.6, 0.7, 0.15),
     (1.6, 1.7, 0.75, 0.2),
-    (-0.7, -0.7, 0.6, 0.3),
+    (-0.7, -0.7, 0.6, 0.2),
 )
 
 

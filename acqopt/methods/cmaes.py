@@ -1,0 +1,203 @@
+"""CMA-ES with an inner gradient local search (Qiu 2020, Algorithm 2), on pycma.
+
+Every generation, pycma samples lambda candidates; the ``local`` search refines all of them in
+one batch; CMA-ES ranks them by their refined values. Lamarckian (default, as in the paper): the
+refined points are told to CMA-ES, which repairs those it did not sample by their Mahalanobis
+length (pycma's ``tell(check_points=None)``). Baldwinian: the original points with the refined
+values. ``"cma"`` (no local search, active CMA) is the papers' aCMA-ES baseline.
+
+References:
+    Qiu. CMA-ES with gradient local search (project report). 2020.
+    Hansen. The CMA Evolution Strategy: A Tutorial. arXiv:1604.00772.
+    Jastrebski & Arnold. Improving evolution strategies through active covariance matrix
+    adaptation. CEC 2006.
+    Auger & Hansen. A restart CMA evolution strategy with increasing population size (IPOP).
+    CEC 2005.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from acqopt.base import BaseOptimizer, Status, derive_seed, positive_float, positive_int
+from acqopt.counting import Problem
+from acqopt.design import check_design, initial_points
+from acqopt.local import LBFGSB, Adam, Armijo, LocalSearch, NoLocalSearch
+from acqopt.registry import register
+
+UPDATES = ("lamarckian", "baldwinian")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CMAES(BaseOptimizer):
+    """CMA-ES (pycma, active) with a pluggable inner local search and IPOP restarts.
+
+    Attributes:
+        local: The inner local search applied to every sampled candidate (one batch).
+        popsize: lambda; None for pycma's default ``4 + floor(3 ln(q d))``.
+        sigma0: Initial step size in the unit cube (0.3 covers the box, as pycma recommends
+            for a [0, 1] domain: about a third of the range).
+        sigma_cap: The largest coordinate-wise standard deviation ``sigma * sqrt(C_ii)``,
+            in the unit cube (pycma's ``maxstd``). Lamarckian updates move the told points
+            away from where CMA-ES sampled them, which can inflate sigma; the cap bounds it.
+        update: "lamarckian" (tell the refined points) or "baldwinian" (the sampled points
+            with their refined values).
+        raw_samples: Candidates scored to choose the first mean (the best of them). Restarts
+            start from a uniformly random mean, as IPOP does, at no query cost.
+        design: Where raw samples come from ("sobol", "uniform", "around_best", "mix").
+        x0: An initial mean in ``bounds`` coordinates (``q * d`` values) for the first start,
+            instead of the best raw sample.
+        max_restarts: IPOP restarts (population doubled each time) after pycma's stopping
+            criteria fire while budget remains.
+        tolfun, tolx: pycma's convergence tolerances.
+        default_budget_queries: The budget used when ``budget=None``.
+    """
+
+    local: LocalSearch = field(default_factory=NoLocalSearch)
+    popsize: int | None = None
+    sigma0: float = 0.3
+    sigma_cap: float = 0.5
+    update: str = "lamarckian"
+    raw_samples: int = 256
+    design: str = "sobol"
+    x0: tuple[float, ...] | None = None
+    max_restarts: int = 9
+    tolfun: float = 1e-9
+    tolx: float = 1e-9
+    default_budget_queries: int = 2048
+
+    def __post_init__(self) -> None:
+        if not hasattr(self.local, "refine"):
+            raise ValueError(f"local: expected a LocalSearch (lbfgs/armijo/adam/none), got {self.local!r}")
+        if self.popsize is not None:
+            positive_int("popsize", self.popsize, 2)
+        positive_float("sigma0", self.sigma0)
+        positive_float("sigma_cap", self.sigma_cap)
+        if self.update not in UPDATES:
+            raise ValueError(f"update: expected one of {UPDATES}, got {self.update!r}")
+        positive_int("raw_samples", self.raw_samples)
+        check_design(self.design)
+        positive_int("max_restarts", self.max_restarts, 0)
+        positive_float("tolfun", self.tolfun)
+        positive_float("tolx", self.tolx)
+        positive_int("default_budget_queries", self.default_budget_queries)
+
+    def default_budget(self, q: int, d: int) -> int:
+        return self.default_budget_queries
+
+    def min_budget(self, q: int, d: int) -> int:
+        return (0 if self.x0 is not None else self.raw_samples) + self._lambda(q * d)
+
+    def _lambda(self, n: int) -> int:
+        return self.popsize or 4 + int(3 * math.log(n))
+
+    def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
+        import cma
+
+        q, d = problem.q, problem.d
+        n = q * d
+        rng = np.random.default_rng(derive_seed(generator))
+        lam = self._lambda(n)
+        restarts = generations = 0
+        status = Status.CONVERGED
+        while True:
+            mean = self._initial_mean(problem, generator, first=restarts == 0)
+            opts = {
+                "popsize": lam,
+                "bounds": [0.0, 1.0],
+                "CMA_active": True,
+                "maxstd": self.sigma_cap,
+                "tolfun": self.tolfun,
+                "tolx": self.tolx,
+                "randn": lambda *shape: rng.standard_normal(shape),
+                "seed": np.nan,  # never seed numpy's global RNG
+                "verbose": -9,
+                "verb_log": 0,
+                "verb_disp": 0,
+            }
+            es = cma.CMAEvolutionStrategy(mean, self.sigma0, opts)
+            while not es.stop():
+                sampled = np.asarray(es.ask())
+                k = problem.affordable(lam)
+                if k == 0:
+                    break
+                U = torch.as_tensor(sampled[:k], dtype=problem.dtype).to(problem.device)
+                U = U.reshape(k, q, d)
+                refined = self.local.refine(problem, U)
+                generations += 1
+                if refined.values.shape[0] < lam:  # the budget truncated this generation
+                    break
+                told = refined.U if self.update == "lamarckian" else U
+                es.tell(list(told.reshape(lam, n).cpu().double().numpy()),
+                        _fitness(refined.values))
+            if problem.affordable(1) == 0:
+                status = Status.BUDGET_EXHAUSTED
+                break
+            if restarts >= self.max_restarts:
+                break
+            restarts += 1
+            lam *= 2  # IPOP
+        return status, f"{generations} generation(s), {restarts} restart(s), final popsize {lam}"
+
+    def _initial_mean(self, problem: Problem, generator: torch.Generator, first: bool) -> np.ndarray:
+        """The first start's mean is ``x0`` or the best raw sample; a restart's is uniform.
+
+        Returned as a flat numpy vector in the unit cube.
+        """
+        if first and self.x0 is not None:
+            x0 = torch.as_tensor(self.x0, dtype=problem.dtype, device=problem.device)
+            if x0.numel() != problem.q * problem.d:
+                raise ValueError(f"x0: expected q*d={problem.q * problem.d} values, got {x0.numel()}")
+            U0 = problem.to_unit(x0.reshape(problem.q, problem.d))
+            if not ((U0 >= 0) & (U0 <= 1)).all():
+                raise ValueError("x0: expected a point inside bounds")
+            return U0.reshape(-1).cpu().double().numpy()
+        if not first:
+            u = torch.rand(problem.q * problem.d, generator=generator, dtype=torch.float64)
+            return u.numpy()
+        U = initial_points(self.design, problem, self.raw_samples, generator)
+        values = problem.value(U)
+        return U[int(values.argmax())].reshape(-1).cpu().double().numpy()
+
+
+def _fitness(values: torch.Tensor) -> list[float]:
+    """pycma minimises: negated values, with non-finite ones worse than every finite one."""
+    f = -values.detach().cpu().double()
+    finite = torch.isfinite(f)
+    worst = float(f[finite].max()) + 1.0 if bool(finite.any()) else 1.0
+    return torch.where(finite, f, torch.full_like(f, worst)).tolist()
+
+
+@register("cma")
+@dataclass(frozen=True, kw_only=True)
+class PlainCMA(CMAES):
+    """Active CMA-ES with no local search: the papers' aCMA-ES baseline."""
+
+
+@register("cma-lbfgs")
+@dataclass(frozen=True, kw_only=True)
+class CMALBFGS(CMAES):
+    """CMA-ES whose candidates are each refined by the batched L-BFGS-B (10 iterations)."""
+
+    local: LocalSearch = field(default_factory=lambda: LBFGSB(max_iter=10))
+    design: str = "mix"
+
+
+@register("cma-linesearch")
+@dataclass(frozen=True, kw_only=True)
+class CMALineSearch(CMAES):
+    """CMA-ES whose candidates are each refined by Armijo gradient ascent (Qiu's Algorithm 1)."""
+
+    local: LocalSearch = field(default_factory=Armijo)
+
+
+@register("cma-adam")
+@dataclass(frozen=True, kw_only=True)
+class CMAAdam(CMAES):
+    """CMA-ES whose candidates are each refined by projected Adam."""
+
+    local: LocalSearch = field(default_factory=Adam)
