@@ -44,3 +44,21 @@ class Bumps(torch.nn.Module):
 
     def max_value(self) -> float:
         return float(self.forward(self.argmax.double().view(1, 1, 2)))
+
+
+class NegatedFunction(torch.nn.Module):
+    """A minimisation test function as an acquisition to maximise: ``b x q x d`` -> ``b``.
+
+    A q-batch is worth its best point. Calls are counted in ``self.queries``.
+    """
+
+    def __init__(self, fn) -> None:
+        super().__init__()
+        self.fn = fn
+        self.queries = 0
+
+    def forward(self, X: Tensor) -> Tensor:
+        if X.dim() == 2:
+            X = X.unsqueeze(0)
+        self.queries += X.shape[0]
+        return (-self.fn(X)).amax(-1)

@@ -28,22 +28,24 @@ class NoLocalSearch:
 class Armijo:
     """Projected gradient ascent with backtracking Armijo line search (Qiu 2020, Algorithm 1).
 
-    Each iteration tries ``x + a g`` (projected into the unit cube) with ``a`` starting at
-    ``step / ||g||`` (a move of ``step`` in the unit cube) and halving until the acquisition
-    rises by at least ``c1 * g . (x_new - x)``. Qiu's listing mixes the signs of a descent and an
-    ascent and ranks by a trial point; this is a correct ascent that keeps only accepted points.
-    Every call evaluates one trial point of every still-running start.
+    Each iteration tries ``x + a g`` (projected into the unit cube) and halves ``a`` until the
+    acquisition rises by at least ``c1 * g . (x_new - x)``. As in Qiu's listing, ``a`` persists
+    across iterations (it only shrinks), so steps shrink with the gradient near a maximum; it
+    starts at ``step / ||g(x_0)||``, a first move of length ``step`` in the unit cube. Qiu's
+    listing mixes the signs of a descent and an ascent and its code ranks by a trial point; this
+    is a correct ascent that keeps only accepted points. Every call evaluates one trial point of
+    every still-running start.
 
     Attributes:
         max_iter: Accepted steps per start.
         step: Length of the first trial move in the unit cube.
         c1: Sufficient-increase constant.
-        max_halvings: Halvings before a start is declared converged.
+        max_halvings: Consecutive halvings before a start is declared converged.
         gtol: Stop when the projected gradient's inf-norm is below this.
     """
 
     max_iter: int = 20
-    step: float = 0.2
+    step: float = 0.05
     c1: float = 1e-4
     max_halvings: int = 20
     gtol: float = 1e-6
@@ -64,7 +66,7 @@ class Armijo:
         x = U[:n].reshape(n, -1).clone()
         f, g = problem.value_and_grad(x.reshape(n, *shape[1:]))
         g = g.reshape(n, -1)
-        scale = torch.full_like(f, 1.0)  # step multiplier, halved on rejection
+        alpha = self.step / g.norm(dim=-1).clamp_min(1e-30)  # persists; halved on rejection
         active = torch.isfinite(f) & (_ascent_pg_norm(x, g) > self.gtol)
         halvings = torch.zeros(n, dtype=torch.long, device=U.device)
         while bool(active.any()):
@@ -73,17 +75,15 @@ class Armijo:
             if k == 0:
                 break
             idx = idx[:k]
-            a = self.step * scale[idx] / g[idx].norm(dim=-1).clamp_min(1e-30)
-            trial = (x[idx] + a[:, None] * g[idx]).clamp(0.0, 1.0)
+            trial = (x[idx] + alpha[idx, None] * g[idx]).clamp(0.0, 1.0)
             f_t, g_t = problem.value_and_grad(trial.reshape(k, *shape[1:]))
             rise = (g[idx] * (trial - x[idx])).sum(-1)
             ok = torch.isfinite(f_t) & (f_t >= f[idx] + self.c1 * rise) & (f_t > f[idx])
             acc, rej = idx[ok], idx[~ok]
             x[acc], f[acc], g[acc] = trial[ok], f_t[ok], g_t.reshape(k, -1)[ok]
             iterations[acc] += 1
-            scale[acc] = torch.clamp(scale[acc] * 2.0, max=1.0)  # let the step grow back
             halvings[acc] = 0
-            scale[rej] = scale[rej] * 0.5
+            alpha[rej] = alpha[rej] * 0.5
             halvings[rej] += 1
             active[rej[halvings[rej] >= self.max_halvings]] = False
             done = (iterations[acc] >= self.max_iter) | (_ascent_pg_norm(x[acc], g[acc]) <= self.gtol)
