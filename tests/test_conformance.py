@@ -36,9 +36,9 @@ def test_shape_bounds_budget_and_optimum(method, dtype):
     # The reported value is the acquisition's value at the candidates.
     value = acq(result.candidates.unsqueeze(0))
     assert math.isclose(float(value), float(result.acq_value), rel_tol=1e-5, abs_tol=1e-6)
-    # Finds the global maximum of the multimodal test acquisition.
-    assert torch.allclose(result.candidates[0].double(), Bumps.argmax.double(), atol=0.02)
-    assert float(result.acq_value) > acq.max_value() - 1e-3
+    # Finds the global maximum of the multimodal test acquisition (local maxima are <= 0.8).
+    assert torch.allclose(result.candidates[0].double(), Bumps.argmax.double(), atol=0.05)
+    assert float(result.acq_value) > acq.max_value() - 0.01
     # Trace: queries used are non-decreasing, best-so-far is non-decreasing, ends at the answer.
     assert result.trace.shape[1] == 2
     assert (result.trace[1:, 0] >= result.trace[:-1, 0]).all()
