@@ -181,9 +181,17 @@ class PlainCMA(CMAES):
 @register("cma-lbfgs")
 @dataclass(frozen=True, kw_only=True)
 class CMALBFGS(CMAES):
-    """CMA-ES whose candidates are each refined by the batched L-BFGS-B (10 iterations)."""
+    """CMA-ES whose candidates are each refined by the batched L-BFGS-B.
 
-    local: LocalSearch = field(default_factory=lambda: LBFGSB(max_iter=10))
+    Defaults measured on LogEI landscapes at 1050 queries (5 landscapes x 3 seeds, runs within
+    0.01 nats of the best known): inner cap 10 iterations and sigma0 0.3: 3/15; 30 and 0.1:
+    14/15; 50 and 0.2: 14/15. Candidates must be refined to convergence for CMA-ES to rank
+    acquisition peaks rather than slopes; sigma0 = 0.2 (+-2 sigma spans 80% of the box) keeps
+    the search global around the best raw sample.
+    """
+
+    local: LocalSearch = field(default_factory=lambda: LBFGSB(max_iter=50))
+    sigma0: float = 0.2
     design: str = "mix"
 
 

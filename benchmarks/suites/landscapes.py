@@ -68,11 +68,14 @@ def _method(acq, bounds, method: str, budget: int, seed: int) -> dict:
 def run(problem: str, kind: str, setting: str, seed: int, method: str) -> dict:
     warnings.filterwarnings("ignore", message=".*ExpectedImprovement has known numerical issues")
     acq, bounds = acquisition(problem, kind)
-    if method == "botorch" or method.startswith("botorch-"):
-        ref_setting = method.split("-", 1)[1] if "-" in method else setting
+    if method == "botorch":
+        res = bt = _botorch(acq, bounds, setting, seed)
+        res["config"] = {"method": "botorch", "setting": setting}
+    elif method.startswith("botorch-"):  # BoTorch at another setting, e.g. botorch-100x5000
+        ref_setting = method.split("-", 1)[1]
         res = _botorch(acq, bounds, ref_setting, seed)
         res["config"] = {"method": "botorch", "setting": ref_setting}
-        bt = res
+        bt = _botorch(acq, bounds, setting, seed)
     elif seed % 2 == 0:
         bt = _botorch(acq, bounds, setting, seed)
         res = _method(acq, bounds, method, bt["counts"].queries, seed)
@@ -90,7 +93,8 @@ def run(problem: str, kind: str, setting: str, seed: int, method: str) -> dict:
     return {
         "suite": "landscapes", "problem": problem, "acquisition": kind, "setting": setting,
         "seed": seed, "method": method, "config": res["config"],
-        "budget": bt["counts"].queries, "value": res["value"], "logei_value": logei_value,
+        "budget": res["counts"].queries if method.startswith("botorch") else bt["counts"].queries,
+        "value": res["value"], "logei_value": logei_value,
         "queries": res["counts"].queries, "grad_queries": res["counts"].grad_queries,
         "calls": res["counts"].calls, "wall_time": res["wall_time"],
         "status": res.get("status", "converged"),
