@@ -68,17 +68,120 @@ def _tol(r: dict) -> float:
 def report(out: Path) -> str:
     """Writes ``<suite>-<profile>.md`` beside each records file; returns the text."""
     texts = []
-    for path in sorted(out.glob("landscapes-*.jsonl")):
+    for path in sorted(out.glob("*.jsonl")):
         records = read(path)
         if not records:
             continue
-        text = (
-            f"# Landscapes ({path.stem.split('-', 1)[1]} profile)\n\n"
-            "Medians with [IQR]. Gap = best LogEI found on that landscape by any run minus this "
-            "run's LogEI at its candidate. Budgets equal the queries BoTorch `optimize_acqf` used "
-            "at the named setting, counted by the same counter; time ratios are paired runs in "
-            f"the same process.\n\n{landscapes_table(records)}\n"
-        )
+        suite, profile = path.stem.split("-", 1)
+        if suite == "landscapes":
+            text = (
+                f"# Landscapes ({profile} profile)\n\n"
+                "Medians with [IQR]. Gap = best LogEI found on that landscape by any run minus "
+                "this run's LogEI at its candidate. Budgets equal the queries BoTorch "
+                "`optimize_acqf` used at the named setting, counted by the same counter; time "
+                f"ratios are paired runs in the same process.\n\n{landscapes_table(records)}\n"
+            )
+        elif suite == "global":
+            t1 = [r for r in records if r.get("table") == "table1"]
+            qiu = [r for r in records if r.get("table") == "qiu"]
+            text = f"# Global optimisation ({profile} profile)\n\n"
+            if t1:
+                text += "## GENNES paper, Table 1\n\n" + table1(t1) + "\n\n"
+            if qiu:
+                text += "## Qiu (2020), 2-D table\n\n" + qiu_table(qiu) + "\n"
+        else:
+            continue
         path.with_suffix(".md").write_text(text)
         texts.append(text)
     return "\n".join(texts) or f"no records under {out}"
+
+
+# Faury et al. (2018), Table 1: mean regret of (GENNES, repeated L-BFGS), legible cells only.
+PAPER_TABLE1 = {
+    ("rastrigin", 10): {"100": (71.3, 24.3), "1000": (41.3, 13.3), "10000": (4.1, 6.9)},
+    ("rastrigin", 30): {"100": (279.0, 90.4), "1000": (212.1, 74.5), "10000": (72.3, 60.7)},
+    ("ackley", 10): {"100": (7.9, 11.9), "10000": (0.007, 5.1)},
+    ("ackley", 30): {"100": (9.4, 12.9), "1000": (5.4, 11.6), "10000": (0.007, 9.0)},
+    ("styblinski_tang", 10): {"100": (206.1, 35.3), "1000": (111.1, 24.0), "10000": (7.8, 9.9)},
+    ("styblinski_tang", 30): {"100": (2371.3, 169.0)},
+    ("schwefel", 10): {"100": (3011.9, 1463.2), "1000": (2186.0, 989.0)},
+    ("schwefel", 30): {"100": (10100.0, 5021.4)},
+}
+# Qiu (2020): success rate of (cma, cma-linesearch, cma-adam): Figures 3.1.1-3.1.4 for the
+# first two, Table 3.1.1 for cma-adam.
+PAPER_QIU = {
+    "ackley": (0.217, 0.988, 0.19), "bukin6": (0.007, 0.956, 0.0),
+    "eggholder": (0.013, 0.056, 0.012), "tuned_ackley": (0.433, 0.625, 0.54),
+}
+
+
+def table1(records: list[dict]) -> str:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[(r["function"], r["d"], r["method"])].append(r)
+    budgets = sorted({int(c) for r in records for c in r["regret"]})
+    methods = sorted({r["method"] for r in records})
+    head = "| problem | method | folds | " + " | ".join(
+        f"regret @{b:.0e} mean / median [IQR]" for b in budgets) + " |"
+    lines = [head, "|---|---|---|" + "---|" * len(budgets)]
+    verdicts = []
+    for (fn, d) in sorted({(r["function"], r["d"]) for r in records}):
+        for m in methods:
+            rs = groups.get((fn, d, m))
+            if not rs:
+                continue
+            cells = []
+            for b in budgets:
+                xs = [r["regret"].get(str(b)) for r in rs]
+                xs = [x for x in xs if x is not None]
+                cells.append(f"{sum(xs) / len(xs):.3g} / {fmt(xs)}" if xs else "n/a")
+            lines.append(f"| {fn}-d{d} | {m} | {len(rs)} | " + " | ".join(cells) + " |")
+        for b, (g_paper, l_paper) in PAPER_TABLE1.get((fn, d), {}).items():
+            ours = {}
+            for m in ("gennes", "lbfgs-uniform"):
+                xs = [r["regret"].get(b) for r in groups.get((fn, d, m), [])]
+                xs = [x for x in xs if x is not None]
+                if xs:
+                    ours[m] = sum(xs) / len(xs)
+            if len(ours) == 2:
+                same = (ours["gennes"] < ours["lbfgs-uniform"]) == (g_paper < l_paper)
+                verdicts.append(
+                    f"| {fn}-d{d} | {int(b):.0e} | {g_paper:g} / {l_paper:g} | "
+                    f"{ours['gennes']:.3g} / {ours['lbfgs-uniform']:.3g} | "
+                    f"{'GENNES' if g_paper < l_paper else 'L-BFGS'} | "
+                    f"{'reproduced' if same else 'not reproduced'} |"
+                )
+    text = "\n".join(lines)
+    if verdicts:
+        text += (
+            "\n\nBeside the paper (mean regret, GENNES / repeated L-BFGS; ours: `gennes` / "
+            "`lbfgs-uniform`). The claim checked is which of the two is ahead.\n\n"
+            "| problem | evaluations | paper | ours | paper: ahead | verdict |\n"
+            "|---|---|---|---|---|---|\n" + "\n".join(verdicts)
+        )
+    return text
+
+
+def qiu_table(records: list[dict]) -> str:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[(r["problem"], r["method"])].append(r)
+    lines = ["| function | method | starts | success | mean loss | queries (median) | time s (median) "
+             "| paper success | ordering vs cma |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (fn, m), rs in sorted(groups.items()):
+        success = sum(r["success"] for r in rs) / len(rs)
+        paper = PAPER_QIU.get(fn)
+        idx = {"cma": 0, "cma-linesearch": 1, "cma-adam": 2}.get(m)
+        paper_s = f"{paper[idx]:.1%}" if paper and idx is not None else "-"
+        verdict = "-"
+        base = groups.get((fn, "cma"))
+        if paper and idx in (1, 2) and base:
+            ours_better = success > sum(r["success"] for r in base) / len(base)
+            verdict = "reproduced" if ours_better == (paper[idx] > paper[0]) else "not reproduced"
+        lines.append(
+            f"| {fn} | {m} | {len(rs)} | {success:.0%} | "
+            f"{sum(r['loss'] for r in rs) / len(rs):.3g} | {median(r['queries'] for r in rs):.0f} | "
+            f"{median(r['wall_time'] for r in rs):.2f} | {paper_s} | {verdict} |"
+        )
+    return "\n".join(lines)

@@ -1,5 +1,5 @@
 """Benchmark suites: each builds a list of tasks for a profile."""
 
-from benchmarks.suites import landscapes
+from benchmarks.suites import globalopt, landscapes
 
-SUITES = {"landscapes": landscapes}
+SUITES = {"global": globalopt, "landscapes": landscapes}
