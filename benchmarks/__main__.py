@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a suite (resumes: completed runs are skipped)")
     run.add_argument("suite", choices=sorted(SUITES))
-    run.add_argument("--profile", choices=["smoke", "quick", "full"], default="quick")
+    run.add_argument("--profile", choices=["smoke", "quick", "medium", "full"], default="quick",
+                     help="smoke: seconds; quick: < 5 min; medium (global): 1e4 evaluations")
     run.add_argument("--methods", nargs="+", help="method names ('botorch' for BoTorch itself)")
     run.add_argument("--seeds", type=int, help="seeds (folds) per problem; the profile's if unset")
     run.add_argument("--executor", choices=["local", "ray"], default="local")

@@ -102,3 +102,25 @@ def test_sigkill_midway_then_resume_matches_an_uninterrupted_run(tmp_path):
     for r in resumed:
         assert r["value"] == by_key[r["key"]]["value"]
         assert r["queries"] == by_key[r["key"]]["queries"]
+
+
+def test_global_smoke_and_report(tmp_path):
+    assert main(["run", "global", "--profile", "smoke", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    (r,) = read(tmp_path / "global-smoke.jsonl")
+    assert r["queries"] <= 100 and r["regret"]["100"] >= 0
+    assert main(["report", "--out", str(tmp_path)]) == 0
+    assert "| rastrigin-d10 | lbfgs | 1 |" in (tmp_path / "global-smoke.md").read_text()
+    assert (tmp_path / "global-smoke-regret.png").stat().st_size > 1000
+
+
+def test_translated_objective_has_its_minimum_where_moved():
+    from benchmarks.suites.globalopt import Translated, bounds, shift
+
+    for name in ("rastrigin", "ackley", "styblinski_tang", "schwefel"):
+        f = get_function(name)
+        t = shift(name, 10, 3)
+        x_star = (f.argmin + t).view(1, 1, -1)
+        box = bounds(name, 10)
+        assert ((x_star[0, 0] > box[0]) & (x_star[0, 0] < box[1])).all()
+        assert float(-Translated(name, t)(x_star)) == pytest.approx(f.optimum(10), abs=1e-6)

@@ -25,9 +25,10 @@ SETTINGS = {"10x512": (10, 512), "20x1024": (20, 1024), "100x5000": (100, 5000)}
 PROFILES = {
     "smoke": dict(problems=["rastrigin-d8-n40"], kinds=["logei"], settings=["10x512"], seeds=1),
     "quick": dict(problems=None, kinds=["logei"], settings=["10x512"], seeds=3),
+    "medium": dict(problems=None, kinds=["logei", "ei"], settings=["10x512"], seeds=5),
     "full": dict(problems=None, kinds=["logei", "ei"], settings=["10x512", "20x1024"], seeds=5),
 }
-DEFAULT_METHODS = {"smoke": ["lbfgs"], "quick": None, "full": None}
+DEFAULT_METHODS = {"smoke": ["lbfgs"], "quick": None, "medium": None, "full": None}
 
 
 def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Task]:
