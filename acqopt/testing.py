@@ -62,3 +62,22 @@ class NegatedFunction(torch.nn.Module):
             X = X.unsqueeze(0)
         self.queries += X.shape[0]
         return (-self.fn(X)).amax(-1)
+
+
+class IntegerSpike(torch.nn.Module):
+    """A 2-D test acquisition whose first coordinate is an integer in ``[0, 10]``.
+
+    At integers the best is ``x0 = 2`` (value 1, a spike of width 0.001 that no continuous search
+    sees); the continuous relaxation's best is a broad bump at ``x0 = 7.3`` (0.6), which rounds to
+    7. The second coordinate is continuous with its best at 0.5.
+    """
+
+    bounds = torch.tensor([[0.0, 0.0], [10.0, 1.0]])
+
+    def forward(self, X: Tensor) -> Tensor:
+        if X.dim() == 2:
+            X = X.unsqueeze(0)
+        x0, x1 = X[..., 0], X[..., 1]
+        spike = torch.exp(-((x0 - 2.0) ** 2) / (2 * 0.001**2))
+        bump = 0.6 * torch.exp(-((x0 - 7.3) ** 2) / (2 * 1.5**2))
+        return (spike + bump - (x1 - 0.5) ** 2).amax(-1)
