@@ -46,7 +46,9 @@ PROFILES = {
     "full": dict(table1=[(f, d) for f in TABLE1 for d in (10, 30)], folds=10, budget=100000,
                  methods=None, qiu=list(QIU), qiu_starts=50, qiu_budget=10000),
 }
-DEFAULT_METHODS = ("lbfgs-uniform", "lbfgs", "cma", "cma-lbfgs", "gennes", "gennes-polish")
+DEFAULT_METHODS = (
+    "lbfgs-uniform", "lbfgs", "cma", "cma-lbfgs", "gennes", "gennes-polish", "snes",
+)
 
 
 class Translated(torch.nn.Module):
@@ -94,7 +96,7 @@ def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Ta
                                 label=f"{method} {name}-d{d} fold {fold}"))
     for name in p["qiu"]:
         for start in range(p["qiu_starts"]):
-            for method in methods or QIU_METHODS:
+            for method in [m for m in (methods or QIU_METHODS) if m in QIU_METHODS]:
                 key = f"global/qiu/{name}/{start}/{method}/{p['qiu_budget']}"
                 out.append(Task(key, run_qiu, dict(name=name, start=start, method=method,
                                                    budget=p["qiu_budget"]),

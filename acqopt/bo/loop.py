@@ -1,0 +1,189 @@
+"""A small BO loop: ARD Matern-5/2 GP, EI or LogEI, any acqopt method choosing the points."""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+from acqopt.api import get_optimizer
+from acqopt.bo.model import ACQUISITIONS, fit_gp, make_acquisition
+from acqopt.bo.space import Space
+from acqopt.design import sobol
+
+
+@dataclass
+class History:
+    """Everything a run did, one entry per objective evaluation.
+
+    Attributes:
+        params: The parameters evaluated (integers rounded).
+        values: Objective values (NaN where the evaluation failed).
+        errors: None, or the failure's message.
+        best: Best finite value so far (the objective is minimised).
+        queries: Acquisition queries spent choosing that point (0 for the initial design).
+        wall_time: Seconds spent on that step (model fit, acquisition, objective).
+        method: The acquisition optimiser's name.
+    """
+
+    method: str
+    params: list[dict[str, Any]] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    errors: list[str | None] = field(default_factory=list)
+    best: list[float] = field(default_factory=list)
+    queries: list[int] = field(default_factory=list)
+    wall_time: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def best_params(self) -> dict[str, Any] | None:
+        finite = [(v, i) for i, v in enumerate(self.values) if math.isfinite(v)]
+        return self.params[min(finite)[1]] if finite else None
+
+    @property
+    def best_value(self) -> float:
+        return self.best[-1] if self.best else math.nan
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat dict per evaluation (easy to plot or to build a DataFrame from)."""
+        cumulative = 0
+        out = []
+        for i in range(len(self)):
+            cumulative += self.queries[i]
+            out.append({"evaluation": i + 1, **self.params[i], "value": self.values[i],
+                        "error": self.errors[i], "best": self.best[i],
+                        "acq_queries": self.queries[i], "acq_queries_total": cumulative,
+                        "wall_time": self.wall_time[i], "method": self.method})
+        return out
+
+    def to_dataframe(self):
+        """``records()`` as a pandas DataFrame (needs pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.records())
+
+    def append(self, params, value, error, queries, wall_time) -> None:
+        self.params.append(params)
+        self.values.append(value)
+        self.errors.append(error)
+        prev = self.best[-1] if self.best else math.inf
+        self.best.append(min(prev, value) if math.isfinite(value) else prev)
+        self.queries.append(queries)
+        self.wall_time.append(wall_time)
+
+
+class _SpaceAcquisition(torch.nn.Module):
+    """The acquisition in space coordinates (what the optimiser sees)."""
+
+    def __init__(self, acq: torch.nn.Module, space: Space) -> None:
+        super().__init__()
+        self.acq = acq
+        self.space = space
+        self.model = acq.model
+
+    def forward(self, X: Tensor) -> Tensor:
+        return self.acq(self.space.space_to_unit(X))
+
+
+def minimize(
+    objective: Callable[[dict[str, Any]], float],
+    space: Space,
+    *,
+    n_init: int,
+    n_iter: int,
+    method: str = "lbfgs",
+    acquisition: str = "logei",
+    budget: int | None = None,
+    seed: int | None = None,
+    callback: Callable[[History], None] | None = None,
+    progress: bool = True,
+    history: History | None = None,
+    method_options: dict[str, Any] | None = None,
+) -> History:
+    """Minimises ``objective`` over ``space`` by Bayesian optimisation.
+
+    Args:
+        objective: Takes ``{name: value}``, returns a float to minimise. Exceptions and NaN are
+            recorded as failures and left out of the model; the loop goes on.
+        space: The search space.
+        n_init: Initial points (scrambled Sobol) before the model is used.
+        n_iter: BO steps after the initial design.
+        method: The acqopt method that maximises the acquisition.
+        acquisition: "logei" or "ei".
+        budget: Acquisition queries per step; None for the method's default.
+        seed: Seeds the design, the model fits and the acquisition optimiser.
+        callback: Called with the history after every evaluation.
+        progress: Show a progress bar (tqdm).
+        history: A previous run's history to resume; its evaluations count towards
+            ``n_init + n_iter``.
+        method_options: Fields of the method's config. With ``method="vo"`` the space's
+            integer parameters are passed as ``integer_dims`` unless given.
+
+    Returns:
+        The :class:`History`.
+    """
+    if acquisition not in ACQUISITIONS:
+        raise ValueError(f"acquisition: expected one of {ACQUISITIONS}, got {acquisition!r}")
+    if n_init < 1 or n_iter < 0:
+        raise ValueError(f"n_init, n_iter: expected n_init >= 1 and n_iter >= 0, got {n_init}, {n_iter}")
+    options = dict(method_options or {})
+    if method == "vo" and space.integer_dims and "integer_dims" not in options:
+        options["integer_dims"] = space.integer_dims
+    optimizer = get_optimizer(method, **options)
+    history = history if history is not None else History(method=method)
+    seed = 0 if seed is None else seed
+    design = sobol(n_init, 1, space.d, torch.Generator().manual_seed(seed)).reshape(n_init, -1)
+    total = n_init + n_iter
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=len(history), disable=not progress, desc=f"BO ({method})")
+    while len(history) < total:
+        step = len(history)
+        start = time.perf_counter()
+        queries = 0
+        if step < n_init:
+            u = space.round_unit(design[step])
+        else:
+            u, queries = _propose(history, space, optimizer, acquisition, budget, seed + step)
+        params = space.to_params(u)
+        value, error = _evaluate(objective, params)
+        history.append(params, value, error, queries, time.perf_counter() - start)
+        bar.update()
+        bar.set_postfix(best=f"{history.best_value:.4g}")
+        if callback is not None:
+            callback(history)
+    bar.close()
+    return history
+
+
+def _propose(history, space, optimizer, acquisition, budget, seed) -> tuple[Tensor, int]:
+    ok = [i for i, v in enumerate(history.values) if math.isfinite(v)]
+    if len(ok) < 2:  # nothing to model yet: a random point
+        g = torch.Generator().manual_seed(seed)
+        return space.round_unit(torch.rand(space.d, generator=g, dtype=torch.float64)), 0
+    X = torch.stack([space.to_unit(history.params[i]) for i in ok])
+    Y = -torch.tensor([history.values[i] for i in ok], dtype=torch.float64).unsqueeze(-1)
+    with torch.random.fork_rng():  # the fit's random restarts must not touch the global RNG
+        torch.manual_seed(seed)
+        model = fit_gp(X, Y)
+    acq = _SpaceAcquisition(make_acquisition(model, acquisition), space)
+    result = optimizer.optimize(acq, space.space_bounds(), budget=budget, generator=seed)
+    u = space.round_unit(space.space_to_unit(result.candidates[0]))
+    return u, result.counts.queries
+
+
+def _evaluate(objective, params) -> tuple[float, str | None]:
+    try:
+        value = float(objective(params))
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's objective is recorded
+        return math.nan, "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    if not math.isfinite(value):
+        return math.nan, f"objective returned {value}"
+    return value, None

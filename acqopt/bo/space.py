@@ -1,0 +1,117 @@
+"""Search spaces for the BO loop: continuous, log-scale and integer parameters.
+
+The GP sees every parameter in ``[0, 1]`` (log-scale ones on the log scale). Acquisition
+optimisers see *space coordinates*: the same, except that integer parameters are in their own
+units, so a method that handles integers (``"vo"``, via ``integer_dims``) can round them. The
+objective always receives rounded integers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Union
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class Real:
+    """A continuous parameter in ``[low, high]``, uniform or (``log=True``) log-uniform."""
+
+    name: str
+    low: float
+    high: float
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.low < self.high:
+            raise ValueError(f"{self.name}: expected low < high, got {self.low}, {self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"{self.name}: a log-scale parameter needs low > 0, got {self.low}")
+
+
+@dataclass(frozen=True)
+class Integer:
+    """An integer parameter in ``{low, ..., high}``."""
+
+    name: str
+    low: int
+    high: int
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.low, int) and isinstance(self.high, int) and self.low < self.high):
+            raise ValueError(f"{self.name}: expected ints low < high, got {self.low}, {self.high}")
+
+
+Param = Union[Real, Integer]
+
+
+class Space:
+    """An ordered set of parameters.
+
+    Args:
+        params: ``Real`` and ``Integer`` parameters; names must be distinct.
+    """
+
+    def __init__(self, params: list[Param]) -> None:
+        if not params:
+            raise ValueError("space: expected at least one parameter")
+        names = [p.name for p in params]
+        if len(set(names)) != len(names):
+            raise ValueError(f"space: parameter names must be distinct, got {names}")
+        self.params = list(params)
+        self.names = names
+        self.d = len(params)
+
+    @property
+    def integer_dims(self) -> tuple[int, ...]:
+        return tuple(i for i, p in enumerate(self.params) if isinstance(p, Integer))
+
+    def space_bounds(self) -> Tensor:
+        """``2 x d`` bounds in space coordinates (integers in their units, the rest [0, 1])."""
+        lo = [float(p.low) if isinstance(p, Integer) else 0.0 for p in self.params]
+        hi = [float(p.high) if isinstance(p, Integer) else 1.0 for p in self.params]
+        return torch.tensor([lo, hi], dtype=torch.float64)
+
+    def space_to_unit(self, S: Tensor) -> Tensor:
+        """``... x d`` space coordinates -> unit cube (integer dims rescaled, not rounded)."""
+        b = self.space_bounds().to(S)
+        return (S - b[0]) / (b[1] - b[0])
+
+    def unit_to_space(self, U: Tensor) -> Tensor:
+        b = self.space_bounds().to(U)
+        return b[0] + U * (b[1] - b[0])
+
+    def round_unit(self, U: Tensor) -> Tensor:
+        """Unit-cube points with integer parameters moved to their nearest grid value."""
+        S = self.unit_to_space(U)
+        idx = list(self.integer_dims)
+        if idx:
+            S[..., idx] = S[..., idx].round()
+        return self.space_to_unit(S)
+
+    def to_params(self, u: Tensor) -> dict[str, Any]:
+        """One unit-cube point (``d``) -> ``{name: value}`` with integers rounded."""
+        out: dict[str, Any] = {}
+        for p, x in zip(self.params, u.tolist()):
+            x = min(max(x, 0.0), 1.0)
+            if isinstance(p, Integer):
+                out[p.name] = int(round(p.low + x * (p.high - p.low)))
+            elif p.log:
+                out[p.name] = math.exp(math.log(p.low) + x * (math.log(p.high) - math.log(p.low)))
+            else:
+                out[p.name] = p.low + x * (p.high - p.low)
+        return out
+
+    def to_unit(self, params: dict[str, Any]) -> Tensor:
+        """``{name: value}`` -> a unit-cube point (``d``)."""
+        u = []
+        for p in self.params:
+            v = params[p.name]
+            if isinstance(p, Real) and p.log:
+                u.append((math.log(v) - math.log(p.low)) / (math.log(p.high) - math.log(p.low)))
+            else:
+                u.append((v - p.low) / (p.high - p.low))
+        return torch.tensor(u, dtype=torch.float64)

@@ -1,0 +1,105 @@
+"""acqopt.bo: search space, the BO loop, and the examples (each with --quick)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from acqopt.bo import History, Integer, Real, Space, minimize
+
+ROOT = Path(__file__).resolve().parents[1]
+SPACE = Space([Real("x", -2.0, 2.0), Real("lr", 1e-4, 1.0, log=True), Integer("k", 1, 9)])
+
+
+def quadratic(p):
+    return (p["x"] - 0.5) ** 2 + (math.log10(p["lr"]) + 2) ** 2 + (p["k"] - 4) ** 2
+
+
+def test_space_round_trip_and_rounding():
+    p = {"x": 0.25, "lr": 1e-2, "k": 7}
+    u = SPACE.to_unit(p)
+    back = SPACE.to_params(u)
+    assert back["k"] == 7 and math.isclose(back["x"], 0.25) and math.isclose(back["lr"], 1e-2)
+    assert math.isclose(float(u[1]), 0.5)  # log scale: 1e-2 is half way from 1e-4 to 1
+    assert SPACE.integer_dims == (2,)
+    assert SPACE.to_params(torch.tensor([0.0, 0.0, 0.49]))["k"] == 5
+    assert torch.equal(SPACE.space_bounds(), torch.tensor([[0.0, 0, 1], [1.0, 1, 9]]).double())
+
+
+def test_bad_space():
+    with pytest.raises(ValueError, match="low < high"):
+        Real("a", 1.0, 0.0)
+    with pytest.raises(ValueError, match="low > 0"):
+        Real("a", 0.0, 1.0, log=True)
+    with pytest.raises(ValueError, match="distinct"):
+        Space([Real("a", 0, 1), Real("a", 0, 2)])
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "vo"])
+def test_minimize_improves_and_records(method):
+    h = minimize(quadratic, SPACE, n_init=6, n_iter=6, method=method, budget=600, seed=0,
+                 progress=False)
+    assert len(h) == 12 and len(h.records()) == 12
+    assert h.best[-1] <= h.best[5] and h.best == sorted(h.best, reverse=True)
+    assert all(q == 0 for q in h.queries[:6]) and all(0 < q <= 600 for q in h.queries[6:])
+    assert all(isinstance(p["k"], int) for p in h.params)
+
+
+def test_failures_are_recorded_and_skipped():
+    calls = []
+
+    def flaky(p):
+        calls.append(p)
+        if len(calls) % 3 == 0:
+            raise RuntimeError("simulation crashed")
+        if len(calls) % 5 == 0:
+            return float("nan")
+        return quadratic(p)
+
+    h = minimize(flaky, SPACE, n_init=5, n_iter=5, budget=600, seed=1, progress=False)
+    assert len(h) == 10
+    errors = [e for e in h.errors if e is not None]
+    assert any("simulation crashed" in e for e in errors) and any("nan" in e for e in errors)
+    assert all(math.isnan(v) for v, e in zip(h.values, h.errors) if e is not None)
+    assert math.isfinite(h.best_value)
+
+
+def test_resume_matches_an_uninterrupted_run():
+    full = minimize(quadratic, SPACE, n_init=5, n_iter=4, budget=600, seed=2, progress=False)
+    part = minimize(quadratic, SPACE, n_init=5, n_iter=1, budget=600, seed=2, progress=False)
+    resumed = minimize(quadratic, SPACE, n_init=5, n_iter=4, budget=600, seed=2,
+                       progress=False, history=part)
+    assert resumed.params == full.params and resumed.values == full.values
+
+
+def test_callback_and_bad_arguments():
+    seen = []
+    minimize(quadratic, SPACE, n_init=3, n_iter=1, budget=600, seed=0, progress=False,
+             callback=lambda h: seen.append(len(h)))
+    assert seen == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="acquisition"):
+        minimize(quadratic, SPACE, n_init=3, n_iter=1, acquisition="ucb")
+    with pytest.raises(ValueError, match="method"):
+        minimize(quadratic, SPACE, n_init=3, n_iter=1, method="nope")
+    assert isinstance(History(method="x"), History)
+
+
+@pytest.mark.parametrize("example", ["digits_logreg", "alpine1_20d", "botorch_loop",
+                                     "sklearn_search"])
+def test_example_quick(example, tmp_path):
+    args = [sys.executable, str(ROOT / "examples" / f"{example}.py"), "--quick"]
+    if example in ("digits_logreg", "alpine1_20d"):
+        args += ["--out", str(tmp_path)]
+    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    if example in ("digits_logreg", "alpine1_20d"):
+        assert (tmp_path / f"{example}.png").stat().st_size > 1000
+    if example == "digits_logreg":
+        errors = [float(line.split("best test error ")[1].split()[0])
+                  for line in out.stdout.splitlines() if "best test error" in line]
+        assert errors and max(errors) < 0.1
