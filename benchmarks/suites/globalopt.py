@@ -33,6 +33,7 @@ OPTIONS = {
     "cma": {"raw_samples": 16}, "cma-lbfgs": {"raw_samples": 16},
     "cma-linesearch": {"raw_samples": 16}, "cma-adam": {"raw_samples": 16},
     "gennes": {"population": 20}, "gennes-polish": {"population": 20},
+    "snes": {"raw_samples": 16},
 }
 QIU_METHODS = ("cma", "cma-linesearch", "cma-adam", "cma-lbfgs")
 
