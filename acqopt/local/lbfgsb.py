@@ -26,7 +26,7 @@ from torch import Tensor
 
 from acqopt.base import positive_float, positive_int
 from acqopt.counting import Problem
-from acqopt.local.base import LocalResult
+from acqopt.local.base import LocalResult, payable
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,11 +95,10 @@ class LBFGSB:
         self._new_direction(active.nonzero().flatten(), x, g, S, Y, rho, direction, slope, step)
 
         while bool(active.any()):
-            idx = active.nonzero().flatten()
-            k = problem.affordable(idx.numel())
+            idx = payable(problem, active)
+            k = idx.numel()
             if k == 0:
                 break
-            idx = idx[:k]
             trial = (x[idx] + step[idx, None] * direction[idx]).clamp(0.0, 1.0)
             f_t, g_t = problem.value_and_grad(trial.reshape(k, *shape[1:]))
             h_t, g_t = -f_t, -g_t.reshape(k, -1)

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from acqopt.base import positive_float, positive_int
 from acqopt.counting import Problem
-from acqopt.local.base import LocalResult
+from acqopt.local.base import LocalResult, payable
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,11 +70,10 @@ class Armijo:
         active = torch.isfinite(f) & (_ascent_pg_norm(x, g) > self.gtol)
         halvings = torch.zeros(n, dtype=torch.long, device=U.device)
         while bool(active.any()):
-            idx = active.nonzero().flatten()
-            k = problem.affordable(idx.numel())
+            idx = payable(problem, active)
+            k = idx.numel()
             if k == 0:
                 break
-            idx = idx[:k]
             trial = (x[idx] + alpha[idx, None] * g[idx]).clamp(0.0, 1.0)
             f_t, g_t = problem.value_and_grad(trial.reshape(k, *shape[1:]))
             rise = (g[idx] * (trial - x[idx])).sum(-1)
@@ -131,11 +130,10 @@ class Adam:
         iterations = torch.zeros(n, dtype=torch.long, device=U.device)
         alive = torch.isfinite(f)
         for t in range(1, self.max_iter + 1):
-            idx = alive.nonzero().flatten()
-            k = problem.affordable(idx.numel())
+            idx = payable(problem, alive)
+            k = idx.numel()
             if k == 0:
                 break
-            idx = idx[:k]
             gk = g[idx]
             m[idx] = b1 * m[idx] + (1 - b1) * gk
             v[idx] = b2 * v[idx] + (1 - b2) * gk * gk
