@@ -3,6 +3,8 @@
 Examples:
   python -m benchmarks run landscapes --profile quick
   python -m benchmarks run landscapes --profile full --methods botorch lbfgs cma-lbfgs --seeds 5
+  python -m benchmarks run global --profile medium --workers 2
+  python -m benchmarks run bo --profile quick
   python -m benchmarks run landscapes --executor ray --address auto
   python -m benchmarks report
 """

@@ -93,6 +93,11 @@ def report(out: Path) -> str:
                          + table1(t1) + "\n\n")
             if qiu:
                 text += "## Qiu (2020), 2-D table\n\n" + qiu_table(qiu) + "\n"
+        elif suite == "bo":
+            figure = path.with_name(f"{path.stem}-curves.png")
+            bo_figure(records, figure)
+            text = (f"# End-to-end BO ({profile} profile)\n\n![curves]({figure.name})\n\n"
+                    + bo_table(records) + "\n")
         else:
             continue
         path.with_suffix(".md").write_text(text)
@@ -226,6 +231,51 @@ def regret_figure(records: list[dict], path: Path) -> None:
     axes.flat[0].legend(fontsize=7)
     for ax in list(axes.flat)[len(problems):]:
         ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def bo_table(records: list[dict]) -> str:
+    """Final best value per (problem, acquisition, method): median [IQR] over repetitions."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[(r["problem"], r["acquisition"], r["method"])].append(r)
+    lines = ["| problem | acq | method | reps | final best (median [IQR]) | acquisition queries "
+             "(median) | wall time s (median) | failures |", "|---|---|---|---|---|---|---|---|"]
+    for (problem, acq, method), rs in sorted(groups.items()):
+        lines.append(
+            f"| {problem} | {acq} | {method} | {len(rs)} | {fmt([r['final_best'] for r in rs], 4)} "
+            f"| {median(r['queries'] for r in rs):.0f} | {median(r['wall_time'] for r in rs):.1f} "
+            f"| {sum(r['failures'] for r in rs)} |")
+    return "\n".join(lines)
+
+
+def bo_figure(records: list[dict], path: Path) -> None:
+    """Best value against objective evaluations (left) and acquisition queries (right), median
+    over repetitions, one row per (problem, acquisition): the paper's Figures 3 and 4."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    keys = sorted({(r["problem"], r["acquisition"]) for r in records})
+    fig, axes = plt.subplots(len(keys), 2, figsize=(9, 3 * len(keys)), squeeze=False)
+    for row, (problem, acq) in zip(axes, keys):
+        for method in sorted({r["method"] for r in records}):
+            rs = [r for r in records if (r["problem"], r["acquisition"], r["method"])
+                  == (problem, acq, method)]
+            if not rs:
+                continue
+            n = min(len(r["best"]) for r in rs)
+            best = np.median(np.array([r["best"][:n] for r in rs]), axis=0)
+            q = np.median(np.array([r["acq_queries"][:n] for r in rs]), axis=0)
+            row[0].plot(np.arange(1, n + 1), best, label=method)
+            row[1].plot(q, best, label=method)
+        row[0].set(title=f"{problem} ({acq})", xlabel="objective evaluations", ylabel="best")
+        row[1].set(title=f"{problem} ({acq})", xlabel="acquisition queries (cumulative)")
+    axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

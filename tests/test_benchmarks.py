@@ -124,3 +124,13 @@ def test_translated_objective_has_its_minimum_where_moved():
         box = bounds(name, 10)
         assert ((x_star[0, 0] > box[0]) & (x_star[0, 0] < box[1])).all()
         assert float(-Translated(name, t)(x_star)) == pytest.approx(f.optimum(10), abs=1e-6)
+
+
+def test_bo_smoke_and_report(tmp_path):
+    assert main(["run", "bo", "--profile", "smoke", "--out", str(tmp_path), "--no-progress"]) == 0
+    (r,) = read(tmp_path / "bo-smoke.jsonl")
+    assert len(r["best"]) == 22 and r["best"] == sorted(r["best"], reverse=True)
+    assert r["acq_queries"][-1] == r["queries"] <= 2 * 300
+    assert main(["report", "--out", str(tmp_path)]) == 0
+    assert "| digits | logei | lbfgs | 1 |" in (tmp_path / "bo-smoke.md").read_text()
+    assert (tmp_path / "bo-smoke-curves.png").stat().st_size > 1000
