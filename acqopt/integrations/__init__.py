@@ -1,0 +1,1 @@
+"""Plug-ins for other libraries (optional extras)."""
