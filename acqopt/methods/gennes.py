@@ -239,15 +239,16 @@ def _linear(fan_in: int, fan_out: int) -> torch.nn.Linear:
 
 
 def distinct_best(U: Tensor, values: Tensor, k: int, min_dist: float) -> Tensor:
-    """Indices of up to ``k`` best finite points, each ``min_dist`` from those before it."""
-    order = torch.argsort(values, descending=True)
-    chosen: list[int] = []
+    """Indices of up to ``k`` best finite points, each ``min_dist`` from those before it.
+
+    Greedy: take the best remaining point, drop every point within ``min_dist`` of it, repeat.
+    """
     flat = U.reshape(U.shape[0], -1)
-    for i in order.tolist():
-        if not math.isfinite(float(values[i])):
-            break
-        if all(float((flat[i] - flat[j]).norm()) >= min_dist for j in chosen):
-            chosen.append(i)
-            if len(chosen) == k:
-                break
+    order = torch.argsort(values, descending=True)
+    remaining = order[torch.isfinite(values[order])]
+    chosen = []
+    while remaining.numel() > 0 and len(chosen) < k:
+        best = remaining[0]
+        chosen.append(int(best))
+        remaining = remaining[(flat[remaining] - flat[best]).norm(dim=-1) >= min_dist]
     return torch.tensor(chosen, dtype=torch.long, device=U.device)
