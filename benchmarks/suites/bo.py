@@ -25,10 +25,10 @@ METHODS = ("gennes", "cma-lbfgs", "lbfgs", "lbfgs-uniform")
 PROFILES = {
     "smoke": dict(problems=["digits"], acqs=["logei"], reps=1, n_iter=2, budget=300,
                   methods=["lbfgs"]),
-    "quick": dict(problems=list(PROBLEMS), acqs=["logei"], reps=2, n_iter=10, budget=None,
+    "quick": dict(problems=["digits"], acqs=["logei"], reps=2, n_iter=10, budget=None,
                   methods=None),
-    "medium": dict(problems=list(PROBLEMS), acqs=["ei", "logei"], reps=5, n_iter=30,
-                   budget=None, methods=None),
+    "medium": dict(problems=list(PROBLEMS), acqs=["logei"], reps=3, n_iter=15, budget=None,
+                   methods=None),
     "full": dict(problems=list(PROBLEMS), acqs=["ei", "logei"], reps=10, n_iter=50,
                  budget=None, methods=None),
 }
