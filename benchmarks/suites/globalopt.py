@@ -151,7 +151,7 @@ def run_qiu(name: str, start: int, method: str, budget: int) -> dict:
     }
 
 
-def _thin(trace: torch.Tensor, n: int = 200) -> list:
+def _thin(trace: torch.Tensor, n: int = 60) -> list:
     if trace.shape[0] > n:
         trace = trace[torch.linspace(0, trace.shape[0] - 1, n).round().long()]
     return trace.tolist()

@@ -89,8 +89,8 @@ def run(problem: str, kind: str, setting: str, seed: int, method: str) -> dict:
     with torch.no_grad():
         logei_value = float(logei(res["candidates"].unsqueeze(0)))
     trace = res.get("trace")
-    if trace is not None and trace.shape[0] > 200:
-        trace = trace[torch.linspace(0, trace.shape[0] - 1, 200).round().long()]
+    if trace is not None and trace.shape[0] > 60:
+        trace = trace[torch.linspace(0, trace.shape[0] - 1, 60).round().long()]
     return {
         "suite": "landscapes", "problem": problem, "acquisition": kind, "setting": setting,
         "seed": seed, "method": method, "config": res["config"],
