@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench
+.PHONY: demo test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
