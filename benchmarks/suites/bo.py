@@ -29,7 +29,7 @@ PROFILES = {
                   methods=None),
     "medium": dict(problems=list(PROBLEMS), acqs=["logei"], reps=3, n_iter=15, budget=None,
                    methods=None),
-    "full": dict(problems=list(PROBLEMS), acqs=["ei", "logei"], reps=10, n_iter=50,
+    "full": dict(problems=list(PROBLEMS), acqs=["logei", "ei"], reps=10, n_iter=30,
                  budget=None, methods=None),
 }
 
@@ -52,9 +52,10 @@ def _problem(name: str, seed: int):
 def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Task]:
     p = PROFILES[profile]
     out = []
-    for problem in p["problems"]:
-        for acq in p["acqs"]:
-            for rep in range(seeds or p["reps"]):
+    # Repetition-major within an acquisition, so a run stopped early holds whole repetitions.
+    for acq in p["acqs"]:
+        for rep in range(seeds or p["reps"]):
+            for problem in p["problems"]:
                 for method in methods or p["methods"] or METHODS:
                     key = f"bo/{problem}/{acq}/{rep}/{method}/{p['n_iter']}"
                     out.append(Task(key, run, dict(problem=problem, acquisition=acq, rep=rep,
