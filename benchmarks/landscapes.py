@@ -1,6 +1,8 @@
 """Acquisition landscapes: GP states saved part-way through BO runs.
 
-Each snapshot is the training data and fitted hyperparameters of an ARD Matern-5/2 GP at one
+Runs: Alpine1-20D (the paper's A.3 set-up, 100 initial points), the paper's digits problem
+(test error of SGD logistic regression, 4 hyperparameters, 20 initial points), and two multimodal
+functions. Each snapshot is the training data and fitted hyperparameters of an ARD Matern-5/2 GP at one
 point of a deterministic BO run (LogEI maximised by ``acqopt``'s ``lbfgs``), saved under
 ``benchmarks/data/`` (a few KB each) and rebuilt exactly by :func:`load`. ``make_snapshots``
 regenerates them.
@@ -9,8 +11,10 @@ regenerates them.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from botorch.models import SingleTaskGP
@@ -21,6 +25,7 @@ import acqopt
 from acqopt.bo import fit_gp, get_function, make_acquisition
 
 DATA = Path(__file__).parent / "data"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ RUNS = (
     Run("alpine1", 20, 100, (100, 115, 130)),
     Run("rastrigin", 8, 20, (40, 60, 80)),
     Run("schwefel", 10, 20, (40, 60, 80)),
+    Run("digits", 4, 20, (20, 35, 50)),
 )
 
 
@@ -45,15 +51,34 @@ def snapshot_names() -> list[str]:
     return [f"{r.function}-d{r.d}-n{n}" for r in RUNS for n in r.snapshots]
 
 
+def _objective(run: Run) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Unit-cube points (``n x d``) -> values to minimise (``n``), on the grid of integers."""
+    if run.function == "digits":
+        sys.path.insert(0, str(EXAMPLES))
+        from digits_logreg import SPACE, make_objective
+
+        error = make_objective(run.seed)
+        return lambda U: torch.tensor([error(SPACE.to_params(u)) for u in U], dtype=U.dtype)
+    f = get_function(run.function)
+    return lambda U: f(f.lower + U * (f.upper - f.lower))
+
+
+def _round(run: Run, U: torch.Tensor) -> torch.Tensor:
+    if run.function == "digits":
+        from digits_logreg import SPACE
+
+        return SPACE.round_unit(U)
+    return U
+
+
 def make_snapshots(runs=RUNS, out: Path = DATA) -> None:
     """Runs each BO loop and saves the GP at its snapshot sizes."""
     out.mkdir(parents=True, exist_ok=True)
     for run in runs:
-        f = get_function(run.function)
+        f = _objective(run)
         g = torch.Generator().manual_seed(run.seed)
-        scale = f.upper - f.lower
-        X = torch.rand(run.n_init, run.d, generator=g, dtype=torch.float64)
-        Y = -f(f.lower + X * scale).unsqueeze(-1)
+        X = _round(run, torch.rand(run.n_init, run.d, generator=g, dtype=torch.float64))
+        Y = -f(X).unsqueeze(-1)
         bounds = torch.stack([torch.zeros(run.d), torch.ones(run.d)]).double()
         while True:
             with torch.random.fork_rng():
@@ -67,8 +92,9 @@ def make_snapshots(runs=RUNS, out: Path = DATA) -> None:
                 break
             acq = make_acquisition(model, "logei")
             x, _ = acqopt.optimize_acqf(acq, bounds, budget=2000, generator=X.shape[0])
+            x = _round(run, x)
             X = torch.cat([X, x])
-            Y = torch.cat([Y, -f(f.lower + x * scale).unsqueeze(-1)])
+            Y = torch.cat([Y, -f(x).unsqueeze(-1)])
 
 
 def load(name: str) -> SingleTaskGP:
@@ -90,5 +116,8 @@ def acquisition(name: str, kind: str = "logei"):
 
 
 if __name__ == "__main__":
-    argparse.ArgumentParser(description="Regenerate benchmarks/data/*.pt").parse_args()
-    make_snapshots()
+    parser = argparse.ArgumentParser(description="Regenerate benchmarks/data/*.pt")
+    parser.add_argument("--runs", nargs="+", choices=[r.function for r in RUNS],
+                        help="only these runs (all by default)")
+    args = parser.parse_args()
+    make_snapshots([r for r in RUNS if args.runs is None or r.function in args.runs])

@@ -134,3 +134,69 @@ def test_bo_smoke_and_report(tmp_path):
     assert main(["report", "--out", str(tmp_path)]) == 0
     assert "| digits | logei | lbfgs | 1 |" in (tmp_path / "bo-smoke.md").read_text()
     assert (tmp_path / "bo-smoke-curves.png").stat().st_size > 1000
+
+
+def test_ray_executor_matches_the_local_pool(tmp_path):
+    """The Ray path on a local 2-CPU instance: same records as the process pool, and it resumes."""
+    pytest.importorskip("ray")
+    args = ["run", "global", "--profile", "smoke", "--no-progress", "--methods", "lbfgs", "cma",
+            "--seeds", "2"]
+    assert main([*args, "--out", str(tmp_path / "local"), "--workers", "2"]) == 0
+    ray_args = [*args, "--out", str(tmp_path / "ray"), "--executor", "ray", "--workers", "2"]
+    assert main(ray_args) == 0
+    local = {r["key"]: r for r in read(tmp_path / "local" / "global-smoke.jsonl")}
+    remote = read(tmp_path / "ray" / "global-smoke.jsonl")
+    assert len(remote) == len(local) == 4
+    for r in remote:
+        assert r["key"] in local
+        assert r["final_regret"] == local[r["key"]]["final_regret"]
+        assert r["queries"] == local[r["key"]]["queries"]
+    # Completed runs are skipped without starting Ray.
+    assert main(ray_args) == 0
+    assert len(read(tmp_path / "ray" / "global-smoke.jsonl")) == 4
+
+
+def test_cli_rejects_bad_arguments(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "global", "--address", "auto"])
+    assert "--address is for --executor ray" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", "global", "--workers", "0"])
+    assert "--workers must be a positive integer" in capsys.readouterr().err
+
+
+def test_every_landscape_snapshot_loads_as_an_ard_matern_gp():
+    from gpytorch.kernels import MaternKernel, ScaleKernel
+
+    from benchmarks.landscapes import acquisition, load, snapshot_names
+
+    names = snapshot_names()
+    assert {n.split("-")[0] for n in names} == {"alpine1", "rastrigin", "schwefel", "digits"}
+    for name in names:
+        model = load(name)
+        X = model.train_inputs[0]
+        d = int(name.split("-")[1][1:])
+        assert X.shape == (int(name.split("-")[2][1:]), d)
+        assert ((X >= 0) & (X <= 1)).all()
+        kernel = model.covar_module
+        assert isinstance(kernel, ScaleKernel) and isinstance(kernel.base_kernel, MaternKernel)
+        assert kernel.base_kernel.nu == 2.5 and kernel.base_kernel.lengthscale.shape[-1] == d
+        for kind in ("logei", "ei"):
+            acq, bounds = acquisition(name, kind)
+            assert bounds.shape == (2, d)
+            with torch.no_grad():
+                assert torch.isfinite(acq(X[:4].unsqueeze(1))).all()
+
+
+def test_snapshot_generation_is_deterministic(tmp_path):
+    from benchmarks.landscapes import Run, make_snapshots
+
+    run = Run("rastrigin", 2, 6, (6, 8), seed=3)
+    make_snapshots([run], tmp_path / "a")
+    make_snapshots([run], tmp_path / "b")
+    for n in (6, 8):
+        a = torch.load(tmp_path / "a" / f"rastrigin-d2-n{n}.pt", weights_only=True)
+        b = torch.load(tmp_path / "b" / f"rastrigin-d2-n{n}.pt", weights_only=True)
+        assert torch.equal(a["X"], b["X"]) and torch.equal(a["Y"], b["Y"])
+        for key, value in a["state"].items():
+            assert torch.equal(value, b["state"][key]), key
