@@ -5,7 +5,8 @@ Examples:
   python -m benchmarks run landscapes --profile full --methods botorch lbfgs cma-lbfgs --seeds 5
   python -m benchmarks run global --profile medium --workers 2
   python -m benchmarks run bo --profile quick
-  python -m benchmarks run landscapes --executor ray --address auto
+  python -m benchmarks run global --profile quick --executor ray --workers 2   # local Ray
+  python -m benchmarks run landscapes --executor ray --address auto            # a cluster
   python -m benchmarks report
 """
 
@@ -34,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seeds", type=int, help="seeds (folds) per problem; the profile's if unset")
     run.add_argument("--executor", choices=["local", "ray"], default="local")
     run.add_argument("--address", help="Ray cluster address (with --executor ray)")
-    run.add_argument("--workers", type=int, default=1, help="local worker processes")
+    run.add_argument("--workers", type=int, default=1, help="worker processes (local), or CPUs of a local Ray instance "
+                     "(--executor ray without --address)")
     run.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     run.add_argument("--no-progress", action="store_true")
     rep = sub.add_parser("report", help="write markdown tables and figures from the records")
@@ -42,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "run":
+        if args.address and args.executor != "ray":
+            parser.error("--address is for --executor ray")
+        if args.workers < 1:
+            parser.error(f"--workers must be a positive integer, got {args.workers}")
         from benchmarks.runner import run_tasks
 
         tasks = SUITES[args.suite].tasks(args.profile, args.methods, args.seeds)

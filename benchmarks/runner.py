@@ -73,7 +73,7 @@ def run_tasks(
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     with Appender(out) as store:
         if executor == "ray":
-            _run_ray(todo, store, bar, address, threads)
+            _run_ray(todo, store, bar, address, workers)
         elif workers <= 1:
             for task in todo:
                 bar.set_postfix_str(task.label or task.key, refresh=True)
@@ -90,21 +90,41 @@ def run_tasks(
     return len(todo)
 
 
-def _run_ray(todo, store, bar, address, threads) -> None:
+def _run_ray(todo, store, bar, address, workers) -> None:
+    """One Ray task per run (1 CPU, 1 torch thread); records are written here, by the driver.
+
+    Without ``address`` a local Ray instance with ``workers`` CPUs is started. The repository is
+    shipped to the workers as Ray's ``working_dir``, so ``acqopt`` and ``benchmarks`` import there
+    at the driver's version; the cluster's Python environment must hold the dependencies.
+    """
     try:
         import ray
     except ImportError:
         raise SystemExit("--executor ray needs the 'ray' extra: pip install -e '.[ray]'") from None
-    ray.init(address=address, ignore_reinit_error=True, include_dashboard=False)
-    remote = ray.remote(num_cpus=1)(_execute)
-    pending = {remote.remote(t, threads): t for t in todo}
-    while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        for ref in ready:
-            task = pending.pop(ref)
-            store.append(ray.get(ref))
-            bar.set_postfix_str(task.label or task.key, refresh=True)
-            bar.update()
+    root = Path(__file__).resolve().parents[1]
+    runtime_env = {
+        "working_dir": str(root),
+        "excludes": [".git", ".venv", "benchmarks/results", "**/__pycache__", "*.png", "*.jsonl"],
+        "env_vars": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+    }
+    kwargs = dict(num_cpus=workers) if address is None else dict(address=address)
+    started = not ray.is_initialized()
+    if started:
+        ray.init(**kwargs, runtime_env=runtime_env, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(_execute)
+        pending = {remote.remote(t, 1): t for t in todo}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                task = pending.pop(ref)
+                store.append(ray.get(ref))
+                bar.set_postfix_str(task.label or task.key, refresh=True)
+                bar.update()
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def _bar(total: int, initial: int, enabled: bool):
