@@ -88,8 +88,9 @@ def checkpoints(budget: int) -> list[int]:
 def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Task]:
     p = PROFILES[profile]
     out = []
-    for name, d in p["table1"]:
-        for fold in range(seeds or p["folds"]):
+    # Fold-major, so a run stopped early holds whole folds of every cell.
+    for fold in range(seeds or p["folds"]):
+        for name, d in p["table1"]:
             for method in methods or p["methods"] or DEFAULT_METHODS:
                 key = f"global/table1/{name}-d{d}/{fold}/{method}/{p['budget']}"
                 out.append(Task(key, run_table1, dict(name=name, d=d, fold=fold, method=method,

@@ -26,7 +26,7 @@ PROFILES = {
     "smoke": dict(problems=["rastrigin-d8-n40"], kinds=["logei"], settings=["10x512"], seeds=1),
     "quick": dict(problems=None, kinds=["logei"], settings=["10x512"], seeds=3),
     "medium": dict(problems=None, kinds=["logei", "ei"], settings=["10x512"], seeds=5),
-    "full": dict(problems=None, kinds=["logei", "ei"], settings=["10x512", "20x1024"], seeds=5),
+    "full": dict(problems=None, kinds=["logei", "ei"], settings=["10x512", "20x1024"], seeds=3),
 }
 DEFAULT_METHODS = {"smoke": ["lbfgs"], "quick": None, "medium": None, "full": None}
 
@@ -35,10 +35,11 @@ def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Ta
     p = PROFILES[profile]
     methods = methods or DEFAULT_METHODS[profile] or ["botorch", *acqopt.available_methods()]
     out = []
-    for problem in p["problems"] or snapshot_names():
-        for kind in p["kinds"]:
-            for setting in p["settings"]:
-                for seed in range(seeds or p["seeds"]):
+    # Seed-major, so a run stopped early holds whole seeds of every cell.
+    for seed in range(seeds or p["seeds"]):
+        for problem in p["problems"] or snapshot_names():
+            for kind in p["kinds"]:
+                for setting in p["settings"]:
                     for method in methods:
                         key = f"landscapes/{problem}/{kind}/{setting}/{seed}/{method}"
                         kwargs = dict(problem=problem, kind=kind, setting=setting, seed=seed,
