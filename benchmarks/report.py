@@ -276,7 +276,7 @@ def bo_verdicts(records: list[dict]) -> str:
             diff = [xi - yi for xi, yi in zip(x, y)]
             wins, losses = sum(d < 0 for d in diff), sum(d > 0 for d in diff)
             p = wilcoxon(x, y).pvalue if any(diff) else 1.0
-            ahead = sum(x) / len(x) < sum(y) / len(y)
+            ahead = sum(x) / len(x) < sum(y) / len(y) and wins > losses
             fewer = median(g[s]["queries"] for s in seeds) < median(b[s]["queries"] for s in seeds)
             if ahead and p < 0.05:
                 verdict = "reproduced" if fewer else "lower values reproduced, fewer queries not"
