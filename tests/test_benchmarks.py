@@ -200,3 +200,24 @@ def test_snapshot_generation_is_deterministic(tmp_path):
         assert torch.equal(a["X"], b["X"]) and torch.equal(a["Y"], b["Y"])
         for key, value in a["state"].items():
             assert torch.equal(value, b["state"][key]), key
+
+
+def test_bo_verdicts_pair_repetitions_by_seed():
+    from benchmarks.report import bo_verdicts
+
+    def rec(method, seed, best, queries):
+        return {"problem": "p", "acquisition": "logei", "method": method, "seed": seed,
+                "final_best": best, "queries": queries}
+
+    # gennes lower in all 8 paired repetitions, with fewer queries: reproduced.
+    records = [rec("gennes", s, 1.0 + 0.1 * s, 100) for s in range(8)]
+    records += [rec("lbfgs", s, 2.0 + 0.1 * s, 200) for s in range(8)]
+    (line,) = [x for x in bo_verdicts(records).splitlines() if x.startswith("| p |")]
+    assert "| 8/0/0 |" in line and line.endswith("| reproduced |")
+    # Ties in every repetition: not reproduced, whatever the query counts.
+    records = [rec("gennes", s, 1.0, 100) for s in range(8)]
+    records += [rec("lbfgs", s, 1.0, 200) for s in range(8)]
+    (line,) = [x for x in bo_verdicts(records).splitlines() if x.startswith("| p |")]
+    assert "| 0/8/0 |" in line and line.endswith("| not reproduced |")
+    # Unpaired seeds are not compared.
+    assert bo_verdicts([rec("gennes", 0, 1.0, 1), rec("lbfgs", 1, 2.0, 1)]) == ""
