@@ -100,6 +100,9 @@ def report(out: Path) -> str:
                     + bo_table(records) + "\n\n" + bo_verdicts(records) + "\n")
         else:
             continue
+        text += (f"\nRecords: `{path.name}`. Made by `python -m benchmarks run {suite} --profile "
+                 f"{profile} --workers 2` (resumable: runs added with other `--methods` or "
+                 "`--seeds` land in the same file), then `python -m benchmarks report`.\n")
         path.with_suffix(".md").write_text(text)
         texts.append(text)
     return "\n".join(texts) or f"no records under {out}"
