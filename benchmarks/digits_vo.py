@@ -8,16 +8,13 @@ Run: ``python -m benchmarks.digits_vo`` (about 5 minutes on 2 cores); writes
 from __future__ import annotations
 
 import statistics
-import sys
 import warnings
 from pathlib import Path
 
+from acqopt.bo import minimize
+from benchmarks.digits import make_objective, space
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples"))
-
-from digits_logreg import SPACE, make_objective  # noqa: E402
-
-from acqopt.bo import minimize  # noqa: E402
 
 SEEDS = range(5)
 METHODS = ("lbfgs", "vo")
@@ -29,7 +26,7 @@ def main() -> None:
     for seed in SEEDS:
         objective = make_objective(seed)
         for m in METHODS:
-            h = minimize(objective, SPACE, n_init=20, n_iter=20, method=m, budget=1000,
+            h = minimize(objective, space(), n_init=20, n_iter=20, method=m, budget=1000,
                          seed=seed, progress=False)
             rows[m].append((h.best_value, h.best[24], sum(h.queries)))
             print(m, seed, rows[m][-1], flush=True)

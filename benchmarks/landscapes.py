@@ -11,7 +11,6 @@ regenerates them.
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -23,9 +22,9 @@ from gpytorch.kernels import MaternKernel, ScaleKernel
 
 import acqopt
 from acqopt.bo import fit_gp, get_function, make_acquisition
+from benchmarks import digits
 
 DATA = Path(__file__).parent / "data"
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @dataclass(frozen=True)
@@ -52,23 +51,17 @@ def snapshot_names() -> list[str]:
 
 
 def _objective(run: Run) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Unit-cube points (``n x d``) -> values to minimise (``n``), on the grid of integers."""
+    """Unit-cube points (``n x d``) -> values to minimise (``n``)."""
     if run.function == "digits":
-        sys.path.insert(0, str(EXAMPLES))
-        from digits_logreg import SPACE, make_objective
-
-        error = make_objective(run.seed)
-        return lambda U: torch.tensor([error(SPACE.to_params(u)) for u in U], dtype=U.dtype)
+        error, space = digits.make_objective(run.seed), digits.space()
+        return lambda U: torch.tensor([error(space.to_params(u)) for u in U], dtype=U.dtype)
     f = get_function(run.function)
     return lambda U: f(f.lower + U * (f.upper - f.lower))
 
 
 def _round(run: Run, U: torch.Tensor) -> torch.Tensor:
-    if run.function == "digits":
-        from digits_logreg import SPACE
-
-        return SPACE.round_unit(U)
-    return U
+    """Integer parameters moved to their grid (digits' ``n_iter``); others unchanged."""
+    return digits.space().round_unit(U) if run.function == "digits" else U
 
 
 def make_snapshots(runs=RUNS, out: Path = DATA) -> None:

@@ -10,16 +10,14 @@ and against cumulative acquisition queries (Figures 3 and 4).
 
 from __future__ import annotations
 
-import sys
 import warnings
-from pathlib import Path
 
 import torch
 
 from acqopt.bo import Real, Space, get_function, minimize
+from benchmarks import digits
 from benchmarks.runner import Task
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PROBLEMS = {"digits": dict(n_init=20), "alpine1-d20": dict(n_init=100)}
 METHODS = ("gennes", "cma-lbfgs", "lbfgs", "lbfgs-uniform")
 PROFILES = {
@@ -36,10 +34,7 @@ PROFILES = {
 
 def _problem(name: str, seed: int):
     if name == "digits":
-        sys.path.insert(0, str(EXAMPLES))
-        from digits_logreg import SPACE, make_objective
-
-        return make_objective(seed), SPACE
+        return digits.make_objective(seed), digits.space()
     f = get_function("alpine1")
     space = Space([Real(f"x{i}", -10.0, 10.0) for i in range(20)])
 
