@@ -126,7 +126,6 @@ class Adam:
         g = g.reshape(n, -1)
         best_x, best_f = x.clone(), f.clone()
         m, v = torch.zeros_like(x), torch.zeros_like(x)
-        b1, b2 = self.betas
         iterations = torch.zeros(n, dtype=torch.long, device=U.device)
         alive = torch.isfinite(f)
         for t in range(1, self.max_iter + 1):
@@ -134,11 +133,9 @@ class Adam:
             k = idx.numel()
             if k == 0:
                 break
-            gk = g[idx]
-            m[idx] = b1 * m[idx] + (1 - b1) * gk
-            v[idx] = b2 * v[idx] + (1 - b2) * gk * gk
-            m_hat, v_hat = m[idx] / (1 - b1**t), v[idx] / (1 - b2**t)
-            x[idx] = (x[idx] + self.lr * m_hat / (v_hat.sqrt() + self.eps)).clamp(0.0, 1.0)
+            m[idx], v[idx], step = adam_step(m[idx], v[idx], g[idx], t, self.lr, self.betas,
+                                             self.eps)
+            x[idx] = (x[idx] + step).clamp(0.0, 1.0)
             f_t, g_t = problem.value_and_grad(x[idx].reshape(k, *shape[1:]))
             g[idx] = g_t.reshape(k, -1)
             iterations[idx] += 1
@@ -146,6 +143,16 @@ class Adam:
             best_x[idx[better]], best_f[idx[better]] = x[idx[better]], f_t[better]
             alive[idx[~torch.isfinite(f_t)]] = False
         return LocalResult(best_x.reshape(n, *shape[1:]), best_f, iterations)
+
+
+def adam_step(m: Tensor, v: Tensor, grad: Tensor, t: int, lr: float,
+              betas: tuple[float, float], eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """One Adam update for ascent: the new moments and the step ``lr m_hat / (sqrt(v_hat) + eps)``
+    at step ``t`` (from 1)."""
+    b1, b2 = betas
+    m = b1 * m + (1 - b1) * grad
+    v = b2 * v + (1 - b2) * grad * grad
+    return m, v, lr * (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + eps)
 
 
 def _ascent_pg_norm(x: Tensor, g: Tensor) -> Tensor:

@@ -26,6 +26,7 @@ from torch import Tensor
 from acqopt.base import BaseOptimizer, Status, positive_float, positive_int
 from acqopt.counting import Problem
 from acqopt.design import check_design, initial_points
+from acqopt.local.simple import adam_step
 from acqopt.registry import register
 
 
@@ -169,16 +170,13 @@ class ESGradient(_SearchDistribution):
         n = problem.q * problem.d
         x = self._start(problem, generator)
         m, v = torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
-        b1, b2 = self.betas
         steps = 0
         while problem.affordable(self.population) == self.population:
             eps = antithetic_normal(self.population, n, generator)
             r = centred_ranks(self._evaluate(problem, x + self.sigma0 * eps))
             grad = (r @ eps) / (self.population * self.sigma0)
             steps += 1
-            m = b1 * m + (1 - b1) * grad
-            v = b2 * v + (1 - b2) * grad * grad
-            step = self.lr * (m / (1 - b1**steps)) / ((v / (1 - b2**steps)).sqrt() + 1e-12)
+            m, v, step = adam_step(m, v, grad, steps, self.lr, self.betas, 1e-12)
             x = (x + step).clamp(0.0, 1.0)
         if problem.affordable(1):
             self._evaluate(problem, x[None])
