@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import enum
 import time
-from dataclasses import dataclass
-from typing import Protocol, Union, runtime_checkable
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Union, runtime_checkable
 
 import torch
 from torch import Tensor
 
+from acqopt.constraints import Polytope
 from acqopt.counting import (
     BudgetExhausted,
     CountingAcquisition,
@@ -43,6 +45,9 @@ class OptimizeResult:
         wall_time: Seconds spent in ``optimize``.
         status: How the run ended.
         message: A human-readable account of the ending.
+        info: The method's outcome as data (e.g. ``restarts``, ``generations``,
+            ``local_iterations``; for restart methods ``local_optima``, a ``k x q x d`` tensor
+            of the points its local searches ended at, in ``bounds``, and ``local_values``).
     """
 
     candidates: Tensor
@@ -52,6 +57,7 @@ class OptimizeResult:
     wall_time: float
     status: Status
     message: str
+    info: Mapping[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -66,33 +72,61 @@ class AcquisitionOptimizer(Protocol):
         q: int = 1,
         budget: int | None = None,
         generator: GeneratorLike = None,
+        timeout_sec: float | None = None,
     ) -> OptimizeResult: ...
 
 
 def as_generator(generator: GeneratorLike) -> torch.Generator:
-    """Normalises ``generator`` to a CPU ``torch.Generator`` without touching the global RNG.
+    """Normalises ``generator`` to a CPU ``torch.Generator``.
 
     Random numbers are drawn on the CPU and moved to the target device, so a seed gives the same
-    answer on every device. ``None`` seeds a fresh generator from the operating system.
+    answer on every device. An int or a generator never touches the global RNG. ``None`` draws
+    one seed from torch's global generator, as BoTorch's ``optimize_acqf`` draws its raw samples
+    from it: ``torch.manual_seed(s)`` before a call reproduces the call.
     """
+    check_generator(generator)
+    if isinstance(generator, torch.Generator):
+        return generator
+    if generator is None:
+        generator = int(torch.randint(0, 2**62, (1,)))
+    return torch.Generator().manual_seed(generator)
+
+
+def check_generator(generator: object) -> None:
+    """Raises ``ValueError`` unless ``generator`` is an int seed, a CPU generator or None."""
     if isinstance(generator, torch.Generator):
         if generator.device.type != "cpu":
             raise ValueError("generator: expected a CPU torch.Generator, an int seed or None")
-        return generator
+        return
     if generator is None:
-        g = torch.Generator()
-        g.seed()
-        return g
+        return
     if isinstance(generator, bool) or not isinstance(generator, int):
         raise ValueError(
             f"generator: expected an int seed, a torch.Generator or None, got {generator!r}"
         )
-    return torch.Generator().manual_seed(generator)
+    if not 0 <= generator < 2**63:
+        raise ValueError(f"generator: expected an int seed in [0, 2**63), got {generator}")
 
 
 def derive_seed(generator: torch.Generator) -> int:
     """Draws a seed for a numpy or pycma generator from ``generator``."""
     return int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+
+
+def distinct_best(U: Tensor, values: Tensor, k: int, min_dist: float) -> Tensor:
+    """Indices of up to ``k`` best finite points, each ``min_dist`` from those before it.
+
+    Greedy: take the best remaining point, drop every point within ``min_dist`` of it, repeat.
+    """
+    flat = U.reshape(U.shape[0], -1)
+    order = torch.argsort(values, descending=True)
+    remaining = order[torch.isfinite(values[order])]
+    chosen = []
+    while remaining.numel() > 0 and len(chosen) < k:
+        best = remaining[0]
+        chosen.append(int(best))
+        remaining = remaining[(flat[remaining] - flat[best]).norm(dim=-1) >= min_dist]
+    return torch.tensor(chosen, dtype=torch.long, device=U.device)
 
 
 def check_bounds(bounds: object) -> Tensor:
@@ -199,6 +233,10 @@ class BaseOptimizer:
         budget: int | None = None,
         generator: GeneratorLike = None,
         timeout_sec: float | None = None,
+        inequality_constraints: list | None = None,
+        equality_constraints: list | None = None,
+        batch_initial_conditions: Tensor | None = None,
+        num_best: int = 0,
     ) -> OptimizeResult:
         """Maximises ``acq_function`` over ``bounds``.
 
@@ -209,6 +247,15 @@ class BaseOptimizer:
             budget: The most acquisition queries to spend; None for the method's default.
             generator: An int seed, a CPU ``torch.Generator``, or None.
             timeout_sec: Stop (with status "timed out") once this many seconds have passed.
+            inequality_constraints, equality_constraints: Linear constraints in BoTorch's
+                ``[(indices, coefficients, rhs)]`` form (intra-point); every evaluated and
+                returned candidate satisfies them (:mod:`acqopt.constraints`).
+            batch_initial_conditions: ``b x q x d`` warm starts inside ``bounds``: the
+                starts of the first round (repeated L-BFGS), among the raw samples that choose
+                the first mean (CMA-ES, the ES family), or evaluated first (GENNES).
+            num_best: When > 0, ``info["best_points"]`` (``k x q x d``, ``k <= num_best``) and
+                ``info["best_values"]`` hold the best distinct points: the local optima of
+                restart methods, else the best distinct candidates evaluated.
 
         Returns:
             An :class:`OptimizeResult` with the best candidate set ever evaluated.
@@ -217,7 +264,7 @@ class BaseOptimizer:
         bounds = check_bounds(bounds)
         q = check_q(q, acq_function)
         check_matches_acquisition(bounds, acq_function)
-        gen = as_generator(generator)
+        check_generator(generator)
         d = bounds.shape[-1]
         if budget is None:
             budget = self.default_budget(q, d)
@@ -230,8 +277,16 @@ class BaseOptimizer:
             )
         if timeout_sec is not None and not timeout_sec > 0:
             raise ValueError(f"timeout_sec: expected a number > 0 or None, got {timeout_sec!r}")
+        polytope = Polytope(bounds, inequality_constraints, equality_constraints)
+        initial = check_initial_conditions(batch_initial_conditions, bounds, q)
+        gen = as_generator(generator)  # last: None draws from the global RNG
         counter = CountingAcquisition(acq_function, budget=budget, timeout_sec=timeout_sec)
-        problem = Problem(counter, bounds, q)
+        problem = Problem(counter, bounds, q, polytope=polytope, initial=initial)
+        if initial is not None and polytope:
+            problem.initial = polytope.project(initial)
+        seen: list[tuple[Tensor, Tensor]] = []
+        if num_best > 0:
+            problem.observers.append(lambda U, v: seen.append((U.detach(), v.detach())))
         try:
             status, message = self._run(problem, gen)
         except BudgetExhausted:
@@ -245,6 +300,8 @@ class BaseOptimizer:
                 "somewhere inside bounds"
             )
         candidates = problem.to_bounds(problem.best_u).clamp(bounds[0], bounds[1])
+        if num_best > 0:
+            _best_points(problem, seen, num_best)
         return OptimizeResult(
             candidates=candidates.detach(),
             acq_value=problem.best_value.detach(),
@@ -253,10 +310,64 @@ class BaseOptimizer:
             wall_time=time.perf_counter() - start,
             status=status,
             message=message,
+            info=dict(problem.info),
         )
 
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
         raise NotImplementedError
+
+    def botorch_setting(self, num_restarts: int | None, raw_samples: int | None) -> dict:
+        """Config fields for BoTorch's ``num_restarts`` and ``raw_samples`` (None: not given).
+
+        The default maps them onto fields of the same name where the method has them; methods
+        override it where another field is the closest meaning (README, "BoTorch's arguments").
+        """
+        names = {f.name for f in dataclasses.fields(self)}
+        return {k: v for k, v in (("num_restarts", num_restarts), ("raw_samples", raw_samples))
+                if v is not None and k in names}
+
+    def converges(self) -> bool:
+        """True when the method stops by itself without a budget (as BoTorch's L-BFGS does)."""
+        return self.default_budget(1, 1) is None
+
+
+# BoTorch's optimize_acqf spends this many queries per restart (median over 144 landscape runs at
+# 10x512 and 20x1024, benchmarks/results/landscapes-full.jsonl; IQR 23-65). A budget-driven method
+# called with num_restarts and raw_samples and no budget gets raw_samples + this * num_restarts.
+QUERIES_PER_RESTART = 50
+
+
+def check_initial_conditions(X: object, bounds: Tensor, q: int) -> Tensor | None:
+    """``batch_initial_conditions`` (``b x q x d`` inside ``bounds``) in the unit cube, or None."""
+    if X is None:
+        return None
+    d = bounds.shape[-1]
+    if not isinstance(X, Tensor) or X.dim() != 3 or X.shape[1:] != (q, d) or X.shape[0] < 1:
+        shape = tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__
+        raise ValueError(f"batch_initial_conditions: expected a b x {q} x {d} tensor, got {shape}")
+    X = X.detach().to(bounds)
+    if not torch.isfinite(X).all():
+        raise ValueError("batch_initial_conditions: expected finite values")
+    U = (X - bounds[0]) / (bounds[1] - bounds[0])
+    if bool(((U < -1e-9) | (U > 1 + 1e-9)).any()):
+        raise ValueError("batch_initial_conditions: every point must lie inside bounds")
+    return U.clamp(0.0, 1.0)
+
+
+def _best_points(problem: Problem, seen: list[tuple[Tensor, Tensor]], k: int) -> None:
+    """Fills ``info["best_points"]``/``["best_values"]`` from local optima or evaluated points."""
+    optima, values = problem.info.get("local_optima"), problem.info.get("local_values")
+    if optima is not None:
+        U = problem.to_unit(optima)
+    elif seen:
+        U = torch.cat([u for u, _ in seen])
+        values = torch.cat([v for _, v in seen])
+    else:
+        return
+    idx = distinct_best(U, values, k, 1e-6)
+    problem.info["best_points"] = problem.to_bounds(U[idx]).clamp(problem.bounds[0],
+                                                                  problem.bounds[1])
+    problem.info["best_values"] = values[idx]
 
     def config(self) -> dict:
         """The method's hyperparameters as a plain dict (for benchmark records)."""

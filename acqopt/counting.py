@@ -100,13 +100,26 @@ class Problem:
     evaluates them through the :class:`CountingAcquisition`, replaces NaN and inf by ``-inf``
     and keeps the best candidate ever evaluated, with a trace of it against queries used.
 
+    With a ``polytope`` (linear constraints), every candidate is projected onto it before it is
+    evaluated, and the projected point is what is recorded: every evaluated and every returned
+    point is feasible, for every method.
+
     Args:
         counter: The counting wrapper around the user's acquisition function.
         bounds: A ``2 x d`` tensor of lower and upper bounds; sets device and dtype.
         q: The number of candidates in one query.
+        polytope: Linear constraints (:class:`acqopt.constraints.Polytope`), or None.
+        initial: Warm starts, ``b x q x d`` in the unit cube (BoTorch's
+            ``batch_initial_conditions``), or None; see :func:`acqopt.design.initial_points`.
+
+    Attributes:
+        observers: Callables ``f(U, values)`` called after every evaluation with the evaluated
+            unit-cube candidates (``b x q x d``) and their cleaned values (``b``).
+        info: What the method reports as data (copied to ``OptimizeResult.info``).
     """
 
-    def __init__(self, counter: CountingAcquisition, bounds: Tensor, q: int) -> None:
+    def __init__(self, counter: CountingAcquisition, bounds: Tensor, q: int,
+                 polytope=None, initial: Tensor | None = None) -> None:
         self.counter = counter
         self.bounds = bounds
         self.q = q
@@ -116,6 +129,10 @@ class Problem:
         self.best_value = torch.tensor(float("-inf"), dtype=bounds.dtype, device=bounds.device)
         self.best_u: Tensor | None = None
         self.trace: list[tuple[int, float]] = []
+        self.polytope = polytope if polytope else None
+        self.initial = initial
+        self.observers: list = []
+        self.info: dict = {}
 
     @property
     def dtype(self) -> torch.dtype:
@@ -145,9 +162,27 @@ class Problem:
     def value(self, U: Tensor) -> Tensor:
         """Acquisition values of ``b x q x d`` unit-cube candidates, shape ``b``; no gradient."""
         with torch.no_grad():
+            U = self.feasible(U)
             values = self._clean(self.counter(self.to_bounds(U)))
         self._record(U, values)
         return values
+
+    def take_initial(self) -> Tensor | None:
+        """The warm starts (``b x q x d``, unit cube), once: later calls return None."""
+        initial, self.initial = self.initial, None
+        return initial
+
+    def feasible(self, U: Tensor) -> Tensor:
+        """``U`` projected onto the linear constraints (unchanged without them)."""
+        return U if self.polytope is None else self.polytope.project(U)
+
+    def project(self, U: Tensor) -> Tensor:
+        """Unit-cube points, flat (``b x q*d``) or not, projected onto the feasible set: the
+        cube, and the linear constraints if any. Local searches keep their iterates here."""
+        if self.polytope is None:
+            return U.clamp(0.0, 1.0)
+        shape = U.shape
+        return self.polytope.project(U.reshape(*shape[:-1], -1, self.d)).reshape(shape)
 
     def value_and_grad(self, U: Tensor) -> tuple[Tensor, Tensor]:
         """Values (``b``) and gradients w.r.t. ``U`` (``b x q x d``) in one batched call.
@@ -156,11 +191,12 @@ class Problem:
         """
         U = U.detach().requires_grad_(True)
         with torch.enable_grad():
-            raw = self.counter(self.to_bounds(U))
+            F = self.feasible(U)
+            raw = self.counter(self.to_bounds(F))
             (grad,) = torch.autograd.grad(raw.sum(), U)
         values = self._clean(raw.detach())
         grad = torch.where(torch.isfinite(values)[:, None, None], grad, 0.0).nan_to_num(0.0, 0.0, 0.0)
-        self._record(U.detach(), values)
+        self._record(F.detach(), values)
         return values, grad
 
     def _clean(self, values: Tensor) -> Tensor:
@@ -174,3 +210,5 @@ class Problem:
                 self.best_value = values[i].clone()
                 self.best_u = U[i].detach().clone()
         self.trace.append((self.counter.queries, float(self.best_value)))
+        for observe in self.observers:
+            observe(U, values)

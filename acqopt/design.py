@@ -83,8 +83,17 @@ def initial_points(
     generator: torch.Generator,
     around_best_fraction: float = 0.2,
 ) -> Tensor:
-    """``n x q x d`` starting candidates in the unit cube, on the problem's device and dtype."""
+    """``n x q x d`` starting candidates in the unit cube, on the problem's device and dtype.
+
+    The problem's warm starts (``batch_initial_conditions``), if it has any not yet used, take
+    the first places; ``n`` grows to hold them all.
+    """
     check_design(design)
+    warm = problem.take_initial()
+    if warm is not None:
+        rest = initial_points(design, problem, n - warm.shape[0], generator, around_best_fraction) \
+            if n > warm.shape[0] else warm[:0]
+        return torch.cat([warm.to(rest), rest])
     q, d = problem.q, problem.d
     if design == "uniform":
         U = uniform(n, q, d, generator)

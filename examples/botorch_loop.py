@@ -24,6 +24,7 @@ def f(X: torch.Tensor) -> torch.Tensor:
 
 
 def main() -> None:
+    torch.manual_seed(0)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--method", default="lbfgs")
@@ -38,8 +39,10 @@ def main() -> None:
             torch.manual_seed(step)
             fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
         acq = LogExpectedImprovement(model, best_f=train_Y.max())
+        torch.manual_seed(step)  # seeds BoTorch's raw samples, and acqopt's call alike
         candidate, value = optimize_acqf(acq, bounds=bounds, q=1, num_restarts=10,
-                                         raw_samples=512, method=args.method, generator=step)
+                                         raw_samples=512, options={"batch_limit": 5, "maxiter": 200},
+                                         method=args.method)
         train_X = torch.cat([train_X, candidate])
         train_Y = torch.cat([train_Y, f(candidate).unsqueeze(-1)])
         print(f"step {step:2d}: LogEI {float(value):8.3f}  best f {float(train_Y.max()):.5f}")

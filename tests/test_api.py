@@ -100,7 +100,19 @@ def test_generator_forms_agree():
         Bumps(), Bumps.bounds.double(), budget=600, generator=torch.Generator().manual_seed(5)
     )
     assert torch.equal(a[0], b[0])
-    acqopt.optimize_acqf(Bumps(), Bumps.bounds.double(), budget=600, generator=None)
+
+
+def test_generator_none_draws_from_the_global_rng_as_botorch_does():
+    call = dict(bounds=Bumps.bounds.double(), budget=600, generator=None)
+    with torch.random.fork_rng():
+        torch.manual_seed(11)
+        a = acqopt.optimize_acqf(Bumps(), **call)
+        after = torch.get_rng_state()
+        seeded = torch.manual_seed(11).get_state()
+        b = acqopt.optimize_acqf(Bumps(), **call)
+        c = acqopt.optimize_acqf(Bumps(), **call)
+    assert torch.equal(a[0], b[0]) and not torch.equal(after, seeded)
+    assert not torch.equal(b[0], c[0])  # the global generator moved on
 
 
 BAD_BOUNDS = [
@@ -155,7 +167,11 @@ def test_budget_below_method_minimum():
 
 
 def test_unknown_option_is_an_error_not_ignored():
-    with pytest.raises(ValueError, match="no option.*inequality_constraints"):
+    with pytest.raises(ValueError, match="no option.*linear_constraints"):
+        acqopt.optimize_acqf(
+            Bumps(), Bumps.bounds.double(), budget=600, linear_constraints=[(1, 2, 3)]
+        )
+    with pytest.raises(ValueError, match=r"inequality_constraints\[0\]: expected 1-d integer"):
         acqopt.optimize_acqf(
             Bumps(), Bumps.bounds.double(), budget=600, inequality_constraints=[(1, 2, 3)]
         )

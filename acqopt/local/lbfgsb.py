@@ -80,7 +80,7 @@ class LBFGSB:
             if values is None:
                 values = problem.value(U[:n])
             return LocalResult(U[:n], values[:n], iterations)
-        x = U[:n].reshape(n, -1).clone()
+        x = problem.project(U[:n].reshape(n, -1)).clone()
         f, g = problem.value_and_grad(x.reshape(n, *shape[1:]))
         h, g = -f, -g.reshape(n, -1)  # minimise h = -acquisition
         D, m = x.shape[1], self.memory
@@ -99,7 +99,7 @@ class LBFGSB:
             k = idx.numel()
             if k == 0:
                 break
-            trial = (x[idx] + step[idx, None] * direction[idx]).clamp(0.0, 1.0)
+            trial = problem.project(x[idx] + step[idx, None] * direction[idx])
             f_t, g_t = problem.value_and_grad(trial.reshape(k, *shape[1:]))
             h_t, g_t = -f_t, -g_t.reshape(k, -1)
             move = trial - x[idx]

@@ -63,7 +63,7 @@ class Armijo:
         iterations = torch.zeros(n, dtype=torch.long, device=U.device)
         if self.max_iter == 0 or n == 0:
             return NoLocalSearch().refine(problem, U[:n], None if values is None else values[:n])
-        x = U[:n].reshape(n, -1).clone()
+        x = problem.project(U[:n].reshape(n, -1)).clone()
         f, g = problem.value_and_grad(x.reshape(n, *shape[1:]))
         g = g.reshape(n, -1)
         alpha = self.step / g.norm(dim=-1).clamp_min(1e-30)  # persists; halved on rejection
@@ -74,7 +74,7 @@ class Armijo:
             k = idx.numel()
             if k == 0:
                 break
-            trial = (x[idx] + alpha[idx, None] * g[idx]).clamp(0.0, 1.0)
+            trial = problem.project(x[idx] + alpha[idx, None] * g[idx])
             f_t, g_t = problem.value_and_grad(trial.reshape(k, *shape[1:]))
             rise = (g[idx] * (trial - x[idx])).sum(-1)
             ok = torch.isfinite(f_t) & (f_t >= f[idx] + self.c1 * rise) & (f_t > f[idx])
@@ -121,7 +121,7 @@ class Adam:
         n = problem.affordable(shape[0])
         if self.max_iter == 0 or n == 0:
             return NoLocalSearch().refine(problem, U[:n], None if values is None else values[:n])
-        x = U[:n].reshape(n, -1).clone()
+        x = problem.project(U[:n].reshape(n, -1)).clone()
         f, g = problem.value_and_grad(x.reshape(n, *shape[1:]))
         g = g.reshape(n, -1)
         best_x, best_f = x.clone(), f.clone()
@@ -135,7 +135,7 @@ class Adam:
                 break
             m[idx], v[idx], step = adam_step(m[idx], v[idx], g[idx], t, self.lr, self.betas,
                                              self.eps)
-            x[idx] = (x[idx] + step).clamp(0.0, 1.0)
+            x[idx] = problem.project(x[idx] + step)
             f_t, g_t = problem.value_and_grad(x[idx].reshape(k, *shape[1:]))
             g[idx] = g_t.reshape(k, -1)
             iterations[idx] += 1

@@ -89,6 +89,15 @@ class CMAES(BaseOptimizer):
     def default_budget(self, q: int, d: int) -> int:
         return self.default_budget_queries
 
+    def botorch_setting(self, num_restarts: int | None, raw_samples: int | None) -> dict:
+        """``raw_samples`` choose the first mean; ``num_restarts`` CMA-ES runs in all (the first
+        and ``num_restarts - 1`` IPOP restarts), as far as the budget goes."""
+        out = {} if raw_samples is None else {"raw_samples": raw_samples}
+        if num_restarts is not None:
+            positive_int("num_restarts", num_restarts)
+            out["max_restarts"] = num_restarts - 1
+        return out
+
     def min_budget(self, q: int, d: int) -> int:
         return (0 if self.x0 is not None else self.raw_samples) + self._lambda(q * d)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from acqopt.base import BaseOptimizer, Status, positive_float, positive_int
+from acqopt.base import BaseOptimizer, Status, distinct_best, positive_float, positive_int
 from acqopt.counting import Problem
 from acqopt.local import LBFGSB
 from acqopt.registry import register
@@ -149,6 +149,7 @@ class GENNES(BaseOptimizer):
     # -- the search ------------------------------------------------------------------------
 
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
+        evaluate_warm_starts(problem)
         steps = self._train(problem, generator, problem.remaining)
         return Status.BUDGET_EXHAUSTED, f"{steps} step(s) of {self.population} candidates"
 
@@ -209,21 +210,19 @@ class GENNESPolish(GENNES):
     def min_budget(self, q: int, d: int) -> int:
         return self.population + self.polish_points
 
+    def botorch_setting(self, num_restarts: int | None, raw_samples: int | None) -> dict:
+        """``num_restarts`` L-BFGS-B polish starts; ``raw_samples`` only sets the budget."""
+        return {} if num_restarts is None else {"polish_points": num_restarts}
+
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
-        total = problem.remaining if problem.remaining is not None else self.default_budget_queries
-        keep = max(self.polish_points, int(self.polish_fraction * total))
         seen: list[tuple[Tensor, Tensor]] = []
-        record = problem._record
-
-        def remember(U: Tensor, values: Tensor) -> None:  # keep every generated point
-            seen.append((U.detach(), values.detach()))
-            record(U, values)
-
-        problem._record = remember
-        try:
-            steps = self._train(problem, generator, total - keep)
-        finally:
-            problem._record = record
+        problem.observers.append(lambda U, values: seen.append((U.detach(), values.detach())))
+        total = problem.remaining if problem.remaining is not None else self.default_budget_queries
+        evaluate_warm_starts(problem)
+        total -= len(seen) and seen[0][0].shape[0]
+        keep = max(self.polish_points, int(self.polish_fraction * total))
+        steps = self._train(problem, generator, total - keep)
+        problem.observers.pop()
         U = torch.cat([u for u, _ in seen])
         values = torch.cat([v for _, v in seen])
         starts = distinct_best(U, values, self.polish_points, self.distinct)
@@ -233,22 +232,15 @@ class GENNESPolish(GENNES):
         )
 
 
+def evaluate_warm_starts(problem: Problem) -> None:
+    """GENNES's use of ``batch_initial_conditions``: they are evaluated first (within the
+    budget), so the answer is never worse than the best of them; the generator itself starts
+    from its Appendix-B initialisation, as in the paper."""
+    warm = problem.take_initial()
+    if warm is not None:
+        problem.value(warm[: problem.affordable(warm.shape[0])])
+
+
 def _linear(fan_in: int, fan_out: int) -> torch.nn.Linear:
     """A linear layer whose default initialisation is skipped (it would use the global RNG)."""
     return torch.nn.utils.skip_init(torch.nn.Linear, fan_in, fan_out, dtype=torch.float64)
-
-
-def distinct_best(U: Tensor, values: Tensor, k: int, min_dist: float) -> Tensor:
-    """Indices of up to ``k`` best finite points, each ``min_dist`` from those before it.
-
-    Greedy: take the best remaining point, drop every point within ``min_dist`` of it, repeat.
-    """
-    flat = U.reshape(U.shape[0], -1)
-    order = torch.argsort(values, descending=True)
-    remaining = order[torch.isfinite(values[order])]
-    chosen = []
-    while remaining.numel() > 0 and len(chosen) < k:
-        best = remaining[0]
-        chosen.append(int(best))
-        remaining = remaining[(flat[remaining] - flat[best]).norm(dim=-1) >= min_dist]
-    return torch.tensor(chosen, dtype=torch.long, device=U.device)

@@ -18,6 +18,7 @@ from torch import Tensor
 from acqopt.base import BaseOptimizer, Status, positive_float, positive_int
 from acqopt.counting import Problem
 from acqopt.design import check_design, initial_points
+from acqopt.local.base import LocalResult
 from acqopt.local.lbfgsb import LBFGSB
 from acqopt.registry import register
 
@@ -43,6 +44,16 @@ def boltzmann_starts(values: Tensor, n: int, eta: float, generator: torch.Genera
     if best not in idx.tolist():
         idx[-1] = best
     return idx.to(values.device)
+
+
+def record_local_optima(problem: Problem, results: list[LocalResult]) -> None:
+    """Stores where the local searches ended (in ``bounds``) and their values in ``info``."""
+    if not results:
+        return
+    U = torch.cat([r.U for r in results])
+    problem.info["local_optima"] = problem.to_bounds(U).detach()
+    problem.info["local_values"] = torch.cat([r.values[: r.U.shape[0]] for r in results]).detach()
+    problem.info["local_iterations"] = int(sum(int(r.iterations.sum()) for r in results))
 
 
 @register("lbfgs")
@@ -88,22 +99,30 @@ class RepeatedLBFGS(BaseOptimizer):
         budgeted = problem.remaining is not None
         rounds = extra = 0
         U = values = None
+        optima: list[LocalResult] = []
+        warm = problem.take_initial()
+        if warm is not None:  # BoTorch's batch_initial_conditions: the first round's starts
+            n = problem.affordable(warm.shape[0])
+            optima.append(self.local.refine(problem, warm[:n]))
+            rounds += 1
         while (budgeted and problem.remaining >= self.min_budget(problem.q, problem.d)) or (
             not budgeted and rounds < self.rounds
         ):
             U = initial_points(self.design, problem, self.raw_samples, generator)
             values = problem.value(U)
             starts = boltzmann_starts(values, self.num_restarts, self.eta, generator)
-            self.local.refine(problem, U[starts], values[starts])
+            optima.append(self.local.refine(problem, U[starts], values[starts]))
             values[starts] = float("-inf")  # used
             rounds += 1
         # A budget too small for a new round still buys starts from the scored raw points.
         while budgeted and U is not None and problem.remaining > 0 and torch.isfinite(values).any():
             n = min(self.num_restarts, int(torch.isfinite(values).sum()), problem.remaining)
             starts = boltzmann_starts(values, n, self.eta, generator)
-            self.local.refine(problem, U[starts], values[starts])
+            optima.append(self.local.refine(problem, U[starts], values[starts]))
             values[starts] = float("-inf")
             extra += n
+        record_local_optima(problem, optima)
+        problem.info.update(rounds=rounds, extra_starts=extra)
         status = Status.BUDGET_EXHAUSTED if budgeted else Status.CONVERGED
         return status, (
             f"{rounds} round(s) of {self.num_restarts} L-BFGS-B starts and {extra} extra start(s)"
@@ -135,10 +154,18 @@ class UniformLBFGS(BaseOptimizer):
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
         budgeted = problem.remaining is not None
         rounds = 0
+        optima: list[LocalResult] = []
+        warm = problem.take_initial()
+        if warm is not None:  # BoTorch's batch_initial_conditions: the first round's starts
+            n = problem.affordable(warm.shape[0])
+            optima.append(self.local.refine(problem, warm[:n]))
+            rounds += 1
         while (budgeted and problem.remaining > 0) or (not budgeted and rounds < self.rounds):
             n = problem.affordable(self.num_restarts)
             U = initial_points("uniform", problem, n, generator)
-            self.local.refine(problem, U)
+            optima.append(self.local.refine(problem, U))
             rounds += 1
+        record_local_optima(problem, optima)
+        problem.info.update(rounds=rounds)
         status = Status.BUDGET_EXHAUSTED if budgeted else Status.CONVERGED
         return status, f"{rounds} round(s) of {self.num_restarts} uniform starts"
