@@ -326,6 +326,10 @@ class BaseOptimizer:
         return {k: v for k, v in (("num_restarts", num_restarts), ("raw_samples", raw_samples))
                 if v is not None and k in names}
 
+    def config(self) -> dict:
+        """The method's hyperparameters as a plain dict (for benchmark records)."""
+        return {"method": self.name, **dataclasses.asdict(self)}
+
     def converges(self) -> bool:
         """True when the method stops by itself without a budget (as BoTorch's L-BFGS does)."""
         return self.default_budget(1, 1) is None
@@ -368,7 +372,3 @@ def _best_points(problem: Problem, seen: list[tuple[Tensor, Tensor]], k: int) ->
     problem.info["best_points"] = problem.to_bounds(U[idx]).clamp(problem.bounds[0],
                                                                   problem.bounds[1])
     problem.info["best_values"] = values[idx]
-
-    def config(self) -> dict:
-        """The method's hyperparameters as a plain dict (for benchmark records)."""
-        return {"method": self.name, **dataclasses.asdict(self)}

@@ -128,11 +128,17 @@ def test_translated_objective_has_its_minimum_where_moved():
 
 def test_bo_smoke_and_report(tmp_path):
     assert main(["run", "bo", "--profile", "smoke", "--out", str(tmp_path), "--no-progress"]) == 0
-    (r,) = read(tmp_path / "bo-smoke.jsonl")
-    assert len(r["best"]) == 22 and r["best"] == sorted(r["best"], reverse=True)
+    r, bt = sorted(read(tmp_path / "bo-smoke.jsonl"), key=lambda r: r["method"] != "lbfgs")
+    assert (r["method"], bt["method"]) == ("lbfgs", "botorch")
+    assert len(r["best"]) == 7 and r["best"] == sorted(r["best"], reverse=True)
     assert r["acq_queries"][-1] == r["queries"] <= 2 * 300
+    # Per step: the acquisition's time apart from the fit, and where the proposal landed.
+    assert len(r["acq_time"]) == len(r["fit_time"]) == len(r["proposals"]) == 2
+    assert all(p["dist_data"] <= p["dist_incumbent"] + 1e-12 for p in r["proposals"])
+    assert all(p["near_equal"] >= 1 for p in bt["proposals"])  # BoTorch's restarts, reported
     assert main(["report", "--out", str(tmp_path)]) == 0
-    assert "| digits | logei | lbfgs | 1 |" in (tmp_path / "bo-smoke.md").read_text()
+    page = (tmp_path / "bo-smoke.md").read_text()
+    assert "| branin | logei | lbfgs | 1 |" in page and "## Against BoTorch" in page
     assert (tmp_path / "bo-smoke-curves.png").stat().st_size > 1000
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import acqopt
+
 from acqopt.bo import History, Integer, Real, Space, minimize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +88,26 @@ def test_callback_and_bad_arguments():
         minimize(quadratic, SPACE, n_init=3, n_iter=1, acquisition="ucb")
     with pytest.raises(ValueError, match="method"):
         minimize(quadratic, SPACE, n_init=3, n_iter=1, method="nope")
-    assert isinstance(History(method="x"), History)
+    with pytest.raises(ValueError, match="method"):
+        minimize(quadratic, SPACE, n_init=3, n_iter=1, method=object())
+
+
+def test_minimize_takes_an_optimizer_object_and_records_each_step():
+    h = minimize(quadratic, SPACE, n_init=4, n_iter=2, method=acqopt.get_optimizer("lbfgs"),
+                 budget=400, seed=0, progress=False)
+    assert h.method == "lbfgs" and h.proposals[:4] == [None] * 4
+    assert all(t > 0 for t in h.fit_time[4:] + h.acq_time[4:])
+    assert all(set(p) >= {"acq_value", "dist_incumbent", "dist_data", "near_equal_far"}
+               for p in h.proposals[4:])
+
+
+@pytest.mark.parametrize("method", acqopt.available_methods())
+def test_botorch_loop_runs_unchanged_with_every_method(method):
+    args = [sys.executable, str(ROOT / "examples" / "botorch_loop.py"), "--quick",
+            "--method", method]
+    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.count("step") == 5
 
 
 @pytest.mark.parametrize("example", ["digits_logreg", "alpine1_20d", "botorch_loop",
@@ -95,7 +116,7 @@ def test_example_quick(example, tmp_path):
     args = [sys.executable, str(ROOT / "examples" / f"{example}.py"), "--quick"]
     if example in ("digits_logreg", "alpine1_20d"):
         args += ["--out", str(tmp_path)]
-    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     if example in ("digits_logreg", "alpine1_20d"):
         assert (tmp_path / f"{example}.png").stat().st_size > 1000

@@ -139,5 +139,5 @@ def test_bad_cma_config():
         acqopt.get_optimizer("cma", local="lbfgs")
     with pytest.raises(ValueError, match="x0"):
         acqopt.get_optimizer("cma", x0=(1.0, 2.0, 3.0)).optimize(
-            Bumps(), Bumps.bounds.double(), budget=600
+            Bumps(), Bumps.bounds.double(), budget=600, generator=0
         )

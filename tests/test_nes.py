@@ -101,4 +101,4 @@ def test_bad_nes_config():
             acqopt.get_optimizer(name, **kwargs)
     with pytest.raises(ValueError, match="integer_dims"):
         acqopt.optimize_acqf(Bumps(), Bumps.bounds.double(), method="vo", integer_dims=(5,),
-                             budget=600)
+                             budget=600, generator=0)

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from acqopt.api import get_optimizer
+from acqopt.base import AcquisitionOptimizer
 from acqopt.bo.model import ACQUISITIONS, fit_gp, make_acquisition
 from acqopt.bo.space import Space
 from acqopt.design import sobol
@@ -28,6 +29,14 @@ class History:
         best: Best finite value so far (the objective is minimised).
         queries: Acquisition queries spent choosing that point (0 for the initial design).
         wall_time: Seconds spent on that step (model fit, acquisition, objective).
+        fit_time: Seconds of that step spent fitting the GP (0 for the initial design).
+        acq_time: Seconds of that step spent maximising the acquisition.
+        proposals: None for the initial design; else the proposal's diagnostics in the unit
+            cube of the space: ``acq_value``, ``dist_incumbent`` (to the best point so far),
+            ``dist_data`` (to the nearest evaluated point), and, when the optimiser reports
+            where its local searches ended, ``near_equal`` (how many of them reached the best
+            value within ``NEAR_EQUAL_TOL``) and ``near_equal_far`` (those of them farther than
+            ``FAR`` from the returned point).
         method: The acquisition optimiser's name.
     """
 
@@ -38,6 +47,9 @@ class History:
     best: list[float] = field(default_factory=list)
     queries: list[int] = field(default_factory=list)
     wall_time: list[float] = field(default_factory=list)
+    fit_time: list[float] = field(default_factory=list)
+    acq_time: list[float] = field(default_factory=list)
+    proposals: list[dict[str, float] | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -69,7 +81,11 @@ class History:
 
         return pd.DataFrame(self.records())
 
-    def append(self, params, value, error, queries, wall_time) -> None:
+    def append(self, params, value, error, queries, wall_time, fit_time=0.0, acq_time=0.0,
+               proposal=None) -> None:
+        self.fit_time.append(fit_time)
+        self.acq_time.append(acq_time)
+        self.proposals.append(proposal)
         self.params.append(params)
         self.values.append(value)
         self.errors.append(error)
@@ -98,7 +114,7 @@ def minimize(
     *,
     n_init: int,
     n_iter: int,
-    method: str = "lbfgs",
+    method: str | AcquisitionOptimizer = "lbfgs",
     acquisition: str = "logei",
     budget: int | None = None,
     seed: int | None = None,
@@ -115,7 +131,8 @@ def minimize(
         space: The search space.
         n_init: Initial points (scrambled Sobol) before the model is used.
         n_iter: BO steps after the initial design.
-        method: The acqopt method that maximises the acquisition.
+        method: The acqopt method that maximises the acquisition: a registered name, or an
+            optimizer object (anything with acqopt's ``optimize`` signature).
         acquisition: "logei" or "ei".
         budget: Acquisition queries per step; None for the method's default.
         seed: Seeds the design, the model fits and the acquisition optimiser.
@@ -133,11 +150,20 @@ def minimize(
         raise ValueError(f"acquisition: expected one of {ACQUISITIONS}, got {acquisition!r}")
     if n_init < 1 or n_iter < 0:
         raise ValueError(f"n_init, n_iter: expected n_init >= 1 and n_iter >= 0, got {n_init}, {n_iter}")
-    options = dict(method_options or {})
-    if method == "vo" and space.integer_dims and "integer_dims" not in options:
-        options["integer_dims"] = space.integer_dims
-    optimizer = get_optimizer(method, **options)
-    history = history if history is not None else History(method=method)
+    if isinstance(method, str):
+        options = dict(method_options or {})
+        if method == "vo" and space.integer_dims and "integer_dims" not in options:
+            options["integer_dims"] = space.integer_dims
+        optimizer = get_optimizer(method, **options)
+    elif hasattr(method, "optimize") and not method_options:
+        optimizer = method
+    else:
+        raise ValueError(
+            "method: expected a registered name (with method_options) or an optimizer object "
+            f"with an optimize() method (without method_options), got {method!r}"
+        )
+    name = getattr(optimizer, "name", type(optimizer).__name__)
+    history = history if history is not None else History(method=name)
     seed = 0 if seed is None else seed
     design = sobol(n_init, 1, space.d, torch.Generator().manual_seed(seed)).reshape(n_init, -1)
     total = n_init + n_iter
@@ -147,14 +173,16 @@ def minimize(
     while len(history) < total:
         step = len(history)
         start = time.perf_counter()
-        queries = 0
+        queries, times, proposal = 0, (0.0, 0.0), None
         if step < n_init:
             u = space.round_unit(design[step])
         else:
-            u, queries = _propose(history, space, optimizer, acquisition, budget, seed + step)
+            u, queries, times, proposal = _propose(history, space, optimizer, acquisition, budget,
+                                                   seed + step)
         params = space.to_params(u)
         value, error = _evaluate(objective, params)
-        history.append(params, value, error, queries, time.perf_counter() - start)
+        history.append(params, value, error, queries, time.perf_counter() - start, *times,
+                       proposal)
         bar.update()
         bar.set_postfix(best=f"{history.best_value:.4g}")
         if callback is not None:
@@ -163,20 +191,44 @@ def minimize(
     return history
 
 
-def _propose(history, space, optimizer, acquisition, budget, seed) -> tuple[Tensor, int]:
+# A proposal's near-equal maximisers: local optima within this of the best value (absolute,
+# in the acquisition's units: nats for LogEI), farther than FAR (unit-cube distance) apart.
+NEAR_EQUAL_TOL = 1e-3
+FAR = 0.1
+
+
+def _propose(history, space, optimizer, acquisition, budget, seed):
     ok = [i for i, v in enumerate(history.values) if math.isfinite(v)]
     if len(ok) < 2:  # nothing to model yet: a random point
         g = torch.Generator().manual_seed(seed)
-        return space.round_unit(torch.rand(space.d, generator=g, dtype=torch.float64)), 0
+        u = space.round_unit(torch.rand(space.d, generator=g, dtype=torch.float64))
+        return u, 0, (0.0, 0.0), None
     X = torch.stack([space.to_unit(history.params[i]) for i in ok])
     Y = -torch.tensor([history.values[i] for i in ok], dtype=torch.float64).unsqueeze(-1)
+    start = time.perf_counter()
     with torch.random.fork_rng():  # the fit's random restarts must not touch the global RNG
         torch.manual_seed(seed)
         model = fit_gp(X, Y)
+    fitted = time.perf_counter()
     acq = _SpaceAcquisition(make_acquisition(model, acquisition), space)
     result = optimizer.optimize(acq, space.space_bounds(), budget=budget, generator=seed)
-    u = space.round_unit(space.space_to_unit(result.candidates[0]))
-    return u, result.counts.queries
+    times = (fitted - start, time.perf_counter() - fitted)
+    raw = space.space_to_unit(result.candidates[0]).reshape(-1)
+    u = space.round_unit(raw)
+    incumbent = X[int(Y.argmax())]
+    proposal = {
+        "acq_value": float(result.acq_value),
+        "dist_incumbent": float((raw - incumbent).norm()),
+        "dist_data": float((X - raw).norm(dim=-1).min()),
+    }
+    optima, values = result.info.get("local_optima"), result.info.get("local_values")
+    if optima is not None and values is not None and values.numel() > 0:
+        U = space.space_to_unit(optima.reshape(optima.shape[0], -1, space.d)[:, 0])
+        near = values >= float(result.acq_value) - NEAR_EQUAL_TOL
+        far = (U - raw).norm(dim=-1) > FAR
+        proposal["near_equal"] = int(near.sum())
+        proposal["near_equal_far"] = int((near & far).sum())
+    return u, result.counts.queries, times, proposal
 
 
 def _evaluate(objective, params) -> tuple[float, str | None]:

@@ -1,0 +1,63 @@
+"""BoTorch's own ``optimize_acqf`` behind acqopt's optimizer protocol: the baseline of every table.
+
+It runs through the same query counter as acqopt's methods, so its queries, calls and wall time
+are measured by the same rule. BoTorch draws its raw samples from torch's global generator; the
+call seeds it inside ``torch.random.fork_rng`` so the caller's global state is left as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from botorch.optim import optimize_acqf
+from torch import Tensor
+
+from acqopt import CountingAcquisition, OptimizeResult, Status
+from acqopt.base import as_generator, derive_seed
+
+SETTINGS = {"10x512": (10, 512), "20x1024": (20, 1024), "100x5000": (100, 5000)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class BoTorchOptimizer:
+    """``botorch.optim.optimize_acqf`` at ``num_restarts x raw_samples``, with its defaults.
+
+    ``info`` holds every restart's end point (``local_optima``, ``num_restarts x q x d``) and
+    value (``local_values``), from ``return_best_only=False``.
+    """
+
+    num_restarts: int = 10
+    raw_samples: int = 512
+
+    @property
+    def name(self) -> str:
+        setting = f"{self.num_restarts}x{self.raw_samples}"
+        return "botorch" if setting == "10x512" else f"botorch-{setting}"
+
+    @classmethod
+    def from_name(cls, name: str) -> BoTorchOptimizer:
+        """``"botorch"`` (10x512) or ``"botorch-RxN"`` (e.g. ``botorch-20x1024``)."""
+        setting = "10x512" if name == "botorch" else name.split("-", 1)[1]
+        restarts, raw = (int(v) for v in setting.split("x"))
+        return cls(num_restarts=restarts, raw_samples=raw)
+
+    def optimize(self, acq_function, bounds: Tensor, *, q: int = 1, budget: int | None = None,
+                 generator=None, timeout_sec: float | None = None) -> OptimizeResult:
+        counter = CountingAcquisition(acq_function)
+        seed = generator if isinstance(generator, int) else derive_seed(as_generator(generator))
+        start = time.perf_counter()
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            X, values = optimize_acqf(counter, bounds, q=q, num_restarts=self.num_restarts,
+                                      raw_samples=self.raw_samples, return_best_only=False)
+        wall = time.perf_counter() - start
+        values = values.reshape(-1).detach()
+        best = int(values.argmax())
+        return OptimizeResult(
+            candidates=X[best].detach(), acq_value=values[best], counts=counter.counts,
+            trace=torch.empty(0, 2, dtype=torch.float64), wall_time=wall,
+            status=Status.CONVERGED, message=f"BoTorch optimize_acqf {self.name}",
+            info={"local_optima": X.detach(), "local_values": values},
+        )
