@@ -163,8 +163,15 @@ def optimize_acqf(
             positive_int(name, value)
     bounds = check_bounds(bounds)
     optimizer, seed = _configure(method, num_restarts, raw_samples, options, method_options)
+    steps = q if (sequential and q > 1 or acq_function_sequence is not None) else 1
     if budget is None and (num_restarts or raw_samples) and not optimizer.converges():
-        budget = (raw_samples or 0) + QUERIES_PER_RESTART * (num_restarts or 0)
+        # What BoTorch spends at this setting, per sequential step, and at least what the
+        # method needs (e.g. its own raw samples when only num_restarts is given).
+        d = bounds.shape[-1]
+        step_q = 1 if steps > 1 else q
+        per_step = max((raw_samples or 0) + QUERIES_PER_RESTART * (num_restarts or 0),
+                       optimizer.min_budget(step_q, d))
+        budget = per_step * steps
     if generator is None and seed is not None:
         generator = seed
     call = dict(budget=budget, generator=generator, timeout_sec=timeout_sec,

@@ -166,3 +166,16 @@ def test_options_map_onto_fields():
         7, 300, 30, "sobol", 5)
     opt, _ = _configure("cma-lbfgs", 4, 100, {"maxiter": 20}, {})
     assert (opt.max_restarts, opt.raw_samples, opt.local.max_iter) == (3, 100, 20)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_botorch_setting_budget_covers_what_the_method_needs(method, logei):
+    """``num_restarts`` without ``raw_samples`` (as with warm starts), and sequential steps that
+    each get BoTorch's spend: no budget error for any method."""
+    warm = torch.full((2, 1, D), 0.5, dtype=torch.float64)
+    x, _ = acqopt.optimize_acqf(logei, BOUNDS, 1, 2, batch_initial_conditions=warm,
+                                method=method, generator=0)
+    assert x.shape == (1, D)
+    x, v = acqopt.optimize_acqf(qlogei(logei.model), BOUNDS, 2, 2, 16, sequential=True,
+                                method=method, generator=0)
+    assert x.shape == (2, D) and v.shape == (2,)
