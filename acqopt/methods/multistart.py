@@ -56,6 +56,14 @@ def record_local_optima(problem: Problem, results: list[LocalResult]) -> None:
     problem.info["local_iterations"] = int(sum(int(r.iterations.sum()) for r in results))
 
 
+def refine_warm_starts(problem: Problem, local: LBFGSB) -> list[LocalResult]:
+    """BoTorch's ``batch_initial_conditions`` as the first round's starts: ``[]`` or one result."""
+    warm = problem.take_initial()
+    if warm is None:
+        return []
+    return [local.refine(problem, warm[: problem.affordable(warm.shape[0])])]
+
+
 @register("lbfgs")
 @dataclass(frozen=True, kw_only=True)
 class RepeatedLBFGS(BaseOptimizer):
@@ -99,12 +107,8 @@ class RepeatedLBFGS(BaseOptimizer):
         budgeted = problem.remaining is not None
         rounds = extra = 0
         U = values = None
-        optima: list[LocalResult] = []
-        warm = problem.take_initial()
-        if warm is not None:  # BoTorch's batch_initial_conditions: the first round's starts
-            n = problem.affordable(warm.shape[0])
-            optima.append(self.local.refine(problem, warm[:n]))
-            rounds += 1
+        optima = refine_warm_starts(problem, self.local)
+        rounds += len(optima)
         while (budgeted and problem.remaining >= self.min_budget(problem.q, problem.d)) or (
             not budgeted and rounds < self.rounds
         ):
@@ -154,12 +158,8 @@ class UniformLBFGS(BaseOptimizer):
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
         budgeted = problem.remaining is not None
         rounds = 0
-        optima: list[LocalResult] = []
-        warm = problem.take_initial()
-        if warm is not None:  # BoTorch's batch_initial_conditions: the first round's starts
-            n = problem.affordable(warm.shape[0])
-            optima.append(self.local.refine(problem, warm[:n]))
-            rounds += 1
+        optima = refine_warm_starts(problem, self.local)
+        rounds += len(optima)
         while (budgeted and problem.remaining > 0) or (not budgeted and rounds < self.rounds):
             n = problem.affordable(self.num_restarts)
             U = initial_points("uniform", problem, n, generator)
