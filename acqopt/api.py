@@ -210,7 +210,8 @@ def _configure(method, num_restarts, raw_samples, options, method_options):
     returns it and ``options["seed"]`` (or None)."""
     cls = lookup(method)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    config = dict(cls().botorch_setting(num_restarts, raw_samples) if (
+    default = cls()
+    config = dict(default.botorch_setting(num_restarts, raw_samples) if (
         num_restarts or raw_samples) else {})
     local_config = {}
     seed = None
@@ -240,7 +241,7 @@ def _configure(method, num_restarts, raw_samples, options, method_options):
             )
     config.update(method_options)
     if local_config and "local" not in method_options:
-        local = cls().local
+        local = default.local
         names = {f.name for f in dataclasses.fields(local)}
         usable = {k: v for k, v in local_config.items() if k in names}
         if usable:
