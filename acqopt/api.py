@@ -28,7 +28,7 @@ from acqopt.registry import lookup, names
 # ``local`` search, when it has that field); those in HARMLESS_OPTIONS only tune BoTorch's own
 # scipy call or its batching, which acqopt does its own way (every start in one batch): accepted,
 # no effect. ``seed`` seeds the call when ``generator`` is None. Any other key is a ValueError.
-OPTION_FIELDS = {"maxiter": "max_iter", "ftol": "ftol", "gtol": "pgtol", "eta": "eta"}
+OPTION_FIELDS = {"maxiter": "max_iter", "ftol": "ftol", "gtol": "gtol", "eta": "eta"}
 HARMLESS_OPTIONS = frozenset({
     "batch_limit", "init_batch_limit", "method", "disp", "maxfun", "maxls", "with_grad",
     "nonnegative", "max_optimization_problem_aggregation_size", "topn", "retry_on_optimization_warning",
@@ -47,15 +47,15 @@ def get_optimizer(name: str, **options: object) -> BaseOptimizer:
         ValueError: For an unknown name (listing the available ones) or an option the method
             does not have (listing its options), or an invalid option value.
     """
-    cls = lookup(name)
-    fields = {f.name for f in dataclasses.fields(cls)}
+    preset = lookup(name)
+    fields = {f.name for f in dataclasses.fields(preset)} - {"name"}
     unknown = sorted(set(options) - fields)
     if unknown:
         raise ValueError(
             f"method {name!r} has no option(s) {unknown}; its options are: "
             f"{', '.join(sorted(fields)) or '(none)'}"
         )
-    return cls(**options)
+    return dataclasses.replace(preset, **options)
 
 
 def optimize_acqf(
@@ -208,9 +208,8 @@ def _post_process(func, acq_function, X: Tensor, values: Tensor) -> tuple[Tensor
 def _configure(method, num_restarts, raw_samples, options, method_options):
     """The optimizer for ``method`` with BoTorch's setting and options mapped onto its fields;
     returns it and ``options["seed"]`` (or None)."""
-    cls = lookup(method)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    default = cls()
+    default = lookup(method)
+    fields = {f.name: f for f in dataclasses.fields(default)}
     config = dict(default.botorch_setting(num_restarts, raw_samples) if (
         num_restarts or raw_samples) else {})
     local_config = {}

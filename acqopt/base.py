@@ -30,7 +30,6 @@ class Status(str, enum.Enum):
     CONVERGED = "converged"
     BUDGET_EXHAUSTED = "budget exhausted"
     TIMED_OUT = "timed out"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -211,14 +210,27 @@ class BaseOptimizer:
 
     A method is a frozen dataclass whose fields are its hyperparameters. It implements
     :meth:`_run`, which searches ``problem`` (evaluating only through it) and returns how it
-    ended; everything else is here.
+    ended; everything else is here. The registry holds configured instances, so a preset is an
+    instance of a method with other field values under its own ``name``.
+
+    Attributes:
+        name: The name the instance is registered (or reported) under.
+        default_budget_queries: The budget used when ``budget=None``; None for methods that stop
+            by their own rules (as BoTorch's L-BFGS does).
     """
 
-    name = "base"
+    name: str = "base"
+    default_budget_queries: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name: expected a non-empty str, got {self.name!r}")
+        if self.default_budget_queries is not None:
+            positive_int("default_budget_queries", self.default_budget_queries)
 
     def default_budget(self, q: int, d: int) -> int | None:
         """The budget used when ``budget=None``; None means the method's own stopping rules."""
-        return None
+        return self.default_budget_queries
 
     def min_budget(self, q: int, d: int) -> int:
         """The fewest queries the method can run with."""
@@ -322,13 +334,15 @@ class BaseOptimizer:
         The default maps them onto fields of the same name where the method has them; methods
         override it where another field is the closest meaning (README, "BoTorch's arguments").
         """
-        names = {f.name for f in dataclasses.fields(self)}
+        names = {f.name for f in dataclasses.fields(self)} - {"name"}
         return {k: v for k, v in (("num_restarts", num_restarts), ("raw_samples", raw_samples))
                 if v is not None and k in names}
 
     def config(self) -> dict:
         """The method's hyperparameters as a plain dict (for benchmark records)."""
-        return {"method": self.name, **dataclasses.asdict(self)}
+        fields = dataclasses.asdict(self)
+        del fields["name"]
+        return {"method": self.name, **fields}
 
     def converges(self) -> bool:
         """True when the method stops by itself without a budget (as BoTorch's L-BFGS does)."""

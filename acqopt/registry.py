@@ -1,29 +1,29 @@
-"""Method name -> optimizer class. Registering a name twice is an error."""
+"""Method name -> configured optimizer instance. Registering a name twice is an error.
+
+A preset is an instance with other field values under its own name (as nevergrad registers
+configured optimizers), not a subclass.
+"""
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from typing import TypeVar
 
-T = TypeVar("T", bound=type)
+T = TypeVar("T")
 
-_REGISTRY: dict[str, type] = {}
-
-
-def register(name: str) -> Callable[[T], T]:
-    """Class decorator: registers an optimizer class under ``name`` and sets ``cls.name``."""
-
-    def decorate(cls: T) -> T:
-        if name in _REGISTRY:
-            raise ValueError(f"method name {name!r} is registered already ({_REGISTRY[name]})")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorate
+_REGISTRY: dict[str, object] = {}
 
 
-def lookup(name: str) -> type:
-    """The class registered as ``name``; a ``ValueError`` listing the names otherwise."""
+def register(optimizer: T) -> T:
+    """Registers ``optimizer`` (a configured method instance) under its ``name``."""
+    name = optimizer.name
+    if name in _REGISTRY:
+        raise ValueError(f"method name {name!r} is registered already ({_REGISTRY[name]!r})")
+    _REGISTRY[name] = optimizer
+    return optimizer
+
+
+def lookup(name: str):
+    """The instance registered as ``name``; a ``ValueError`` listing the names otherwise."""
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):

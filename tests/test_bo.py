@@ -12,7 +12,7 @@ import torch
 
 import acqopt
 
-from acqopt.bo import History, Integer, Real, Space, minimize
+from acqopt.bo import Integer, Real, Space, minimize
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = Space([Real("x", -2.0, 2.0), Real("lr", 1e-4, 1.0, log=True), Integer("k", 1, 9)])

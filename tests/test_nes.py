@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 
 import pytest
 import torch
@@ -51,22 +50,19 @@ def test_fitness_shaping():
     assert r.tolist() == [0.0, 0.5, -0.5]
 
 
-def _final_sigma(message: str) -> float:
-    return float(re.search(r"final sigma max ([0-9.e+-]+)", message).group(1))
-
-
 def test_havtorn_natural_gradient_converges_where_the_regular_one_stalls():
-    """On Himmelblau, sigma adapted by the natural gradient shrinks to the optimum; by the
-    regular gradient it stalls (or blows up) and the search does not converge."""
+    """Havtorn's Himmelblau example: with natural gradients sigma shrinks as the mean reaches a
+    minimum; with regular gradients in (mu, sigma^2) the variance collapses first (its gradient
+    grows as 1/sigma^2) and the mean stops short of the minimum."""
     for seed in range(3):
         nat = acqopt.get_optimizer("vo", natural=True).optimize(
             NegatedFunction(himmelblau), HIMMELBLAU_BOUNDS, budget=3000, generator=seed)
         reg = acqopt.get_optimizer("vo", natural=False).optimize(
             NegatedFunction(himmelblau), HIMMELBLAU_BOUNDS, budget=3000, generator=seed)
         assert -float(nat.acq_value) < 1e-3
-        assert _final_sigma(nat.message) < 1e-2
-        assert _final_sigma(reg.message) > 100 * _final_sigma(nat.message)
-        assert -float(reg.acq_value) > 10 * -float(nat.acq_value)
+        assert nat.info["final_sigma_max"] < 1e-2
+        assert reg.info["final_sigma_max"] < 1e-10  # collapsed to the floor
+        assert -float(reg.acq_value) > 1e-2 and -float(reg.acq_value) > 1e3 * -float(nat.acq_value)
 
 
 def test_vo_finds_the_integer_optimum_that_rounding_lbfgs_misses():

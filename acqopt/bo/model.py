@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from botorch.acquisition import ExpectedImprovement, LogExpectedImprovement
 from botorch.acquisition.analytic import AnalyticAcquisitionFunction
 from botorch.fit import fit_gpytorch_mll

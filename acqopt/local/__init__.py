@@ -1,9 +1,10 @@
-"""Local searches: components that refine a batch of candidates."""
+"""Local searches: a direction and a step-length rule composed on one batched driver."""
 
 from acqopt.local.base import LocalResult, LocalSearch
-from acqopt.local.lbfgsb import LBFGSB
-from acqopt.local.simple import Adam, Armijo, NoLocalSearch
+from acqopt.local.searches import AdamAscent, ArmijoAscent, NoLocalSearch, ProjectedLBFGS
 
-LOCAL_SEARCHES = {"lbfgs": LBFGSB, "armijo": Armijo, "adam": Adam, "none": NoLocalSearch}
+LOCAL_SEARCHES = {"lbfgs": ProjectedLBFGS, "armijo": ArmijoAscent, "adam": AdamAscent,
+                  "none": NoLocalSearch}
 
-__all__ = ["LBFGSB", "LOCAL_SEARCHES", "Adam", "Armijo", "LocalResult", "LocalSearch", "NoLocalSearch"]
+__all__ = ["LOCAL_SEARCHES", "AdamAscent", "ArmijoAscent", "LocalResult", "LocalSearch",
+           "NoLocalSearch", "ProjectedLBFGS"]

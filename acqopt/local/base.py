@@ -39,9 +39,3 @@ class LocalSearch(Protocol):
         """Refines ``b x q x d`` starts ``U`` (with their values, if known)."""
         ...
 
-
-def payable(problem: Problem, running: Tensor) -> Tensor:
-    """Indices of the running starts (a ``b`` bool mask) that the budget can pay for in one
-    call, first ones first; empty when nothing runs or the budget is spent."""
-    idx = running.nonzero().flatten()
-    return idx[: problem.affordable(idx.numel())]

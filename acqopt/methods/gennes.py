@@ -21,11 +21,10 @@ from torch import Tensor
 
 from acqopt.base import BaseOptimizer, Status, distinct_best, positive_float, positive_int
 from acqopt.counting import Problem
-from acqopt.local import LBFGSB
+from acqopt.local import ProjectedLBFGS
 from acqopt.registry import register
 
 
-@register("gennes")
 @dataclass(frozen=True, kw_only=True)
 class GENNES(BaseOptimizer):
     """GENNES as an acquisition maximiser, faithful to the paper.
@@ -56,6 +55,7 @@ class GENNES(BaseOptimizer):
         default_budget_queries: The budget when ``budget=None``; T = budget // N steps.
     """
 
+    name: str = "gennes"
     population: int = 10
     width: int = 32
     depth: int = 6
@@ -66,9 +66,10 @@ class GENNES(BaseOptimizer):
     lr: float = 1e-3
     anneal: float = 0.99
     calibrate: bool = True
-    default_budget_queries: int = 1000
+    default_budget_queries: int | None = 1000
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         positive_int("population", self.population)
         positive_int("width", self.width)
         positive_int("depth", self.depth, 2)
@@ -81,10 +82,9 @@ class GENNES(BaseOptimizer):
         positive_float("anneal", self.anneal)
         if self.anneal > 1:
             raise ValueError(f"anneal: expected a number in (0, 1], got {self.anneal!r}")
-        positive_int("default_budget_queries", self.default_budget_queries)
-
-    def default_budget(self, q: int, d: int) -> int:
-        return self.default_budget_queries
+        if self.default_budget_queries is None:
+            raise ValueError("default_budget_queries: expected an int >= 1 (GENNES runs until "
+                             "its budget is spent), got None")
 
     def min_budget(self, q: int, d: int) -> int:
         return self.population
@@ -151,6 +151,7 @@ class GENNES(BaseOptimizer):
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
         evaluate_warm_starts(problem)
         steps = self._train(problem, generator, problem.remaining)
+        problem.info.update(steps=steps)
         return Status.BUDGET_EXHAUSTED, f"{steps} step(s) of {self.population} candidates"
 
     def _train(self, problem: Problem, generator: torch.Generator, budget: int | None) -> int:
@@ -184,22 +185,22 @@ class GENNES(BaseOptimizer):
         optimizer.step()
 
 
-@register("gennes-polish")
 @dataclass(frozen=True, kw_only=True)
 class GENNESPolish(GENNES):
-    """GENNES, then the batched L-BFGS-B from the best few distinct points, in one budget.
+    """GENNES, then the batched projected L-BFGS from the best few distinct points, in one budget.
 
     Attributes:
         polish_fraction: Share of the budget kept for the polish.
         polish_points: How many distinct best points are polished.
         distinct: Minimum unit-cube distance between polished points.
-        local: The L-BFGS-B component.
+        local: The projected L-BFGS component.
     """
 
+    name: str = "gennes-polish"
     polish_fraction: float = 0.3
     polish_points: int = 5
     distinct: float = 0.05
-    local: LBFGSB = field(default_factory=LBFGSB)
+    local: ProjectedLBFGS = field(default_factory=ProjectedLBFGS)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -211,7 +212,7 @@ class GENNESPolish(GENNES):
         return self.population + self.polish_points
 
     def botorch_setting(self, num_restarts: int | None, raw_samples: int | None) -> dict:
-        """``num_restarts`` L-BFGS-B polish starts; ``raw_samples`` only sets the budget."""
+        """``num_restarts`` L-BFGS polish starts; ``raw_samples`` only sets the budget."""
         return {} if num_restarts is None else {"polish_points": num_restarts}
 
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
@@ -227,8 +228,10 @@ class GENNESPolish(GENNES):
         values = torch.cat([v for _, v in seen])
         starts = distinct_best(U, values, self.polish_points, self.distinct)
         result = self.local.refine(problem, U[starts], values[starts])
+        problem.info.update(steps=steps, polish_starts=result.U.shape[0],
+                            local_iterations=int(result.iterations.sum()))
         return Status.BUDGET_EXHAUSTED, (
-            f"{steps} GENNES step(s), then L-BFGS-B from {result.U.shape[0]} point(s)"
+            f"{steps} GENNES step(s), then L-BFGS from {result.U.shape[0]} point(s)"
         )
 
 
@@ -244,3 +247,7 @@ def evaluate_warm_starts(problem: Problem) -> None:
 def _linear(fan_in: int, fan_out: int) -> torch.nn.Linear:
     """A linear layer whose default initialisation is skipped (it would use the global RNG)."""
     return torch.nn.utils.skip_init(torch.nn.Linear, fan_in, fan_out, dtype=torch.float64)
+
+
+register(GENNES())
+register(GENNESPolish())

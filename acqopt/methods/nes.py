@@ -26,7 +26,7 @@ from torch import Tensor
 from acqopt.base import BaseOptimizer, Status, positive_float, positive_int
 from acqopt.counting import Problem
 from acqopt.design import check_design, initial_points
-from acqopt.local.simple import adam_step
+from acqopt.local.directions import adam_step
 from acqopt.registry import register
 
 
@@ -65,17 +65,17 @@ class _SearchDistribution(BaseOptimizer):
     sigma0: float = 0.3
     raw_samples: int = 256
     design: str = "sobol"
-    default_budget_queries: int = 2048
+    default_budget_queries: int | None = 2048
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         positive_int("population", self.population, 2)
         positive_float("sigma0", self.sigma0)
         positive_int("raw_samples", self.raw_samples)
         check_design(self.design)
-        positive_int("default_budget_queries", self.default_budget_queries)
-
-    def default_budget(self, q: int, d: int) -> int:
-        return self.default_budget_queries
+        if self.default_budget_queries is None:
+            raise ValueError("default_budget_queries: expected an int >= 1 (the method runs "
+                             "until its budget is spent), got None")
 
     def min_budget(self, q: int, d: int) -> int:
         return self.raw_samples + self.population
@@ -93,7 +93,6 @@ class _SearchDistribution(BaseOptimizer):
         return problem.value(U).double().cpu()
 
 
-@register("snes")
 @dataclass(frozen=True, kw_only=True)
 class SNES(_SearchDistribution):
     """Separable NES (Schaul et al. 2011): per-coordinate mean and std, natural gradients.
@@ -107,6 +106,7 @@ class SNES(_SearchDistribution):
         tol_sigma: Restart from a uniform mean when every std falls below this.
     """
 
+    name: str = "snes"
     lr_mean: float = 1.0
     lr_sigma: float | None = None
     antithetic: bool = True
@@ -138,10 +138,11 @@ class SNES(_SearchDistribution):
                 restarts += 1
         if problem.affordable(1):
             self._evaluate(problem, mu.clamp(0, 1)[None])  # spend a remainder on the mean
+        problem.info.update(generations=generations, restarts=restarts,
+                            final_sigma_max=float(sigma.max()))
         return Status.BUDGET_EXHAUSTED, f"{generations} generation(s), {restarts} restart(s)"
 
 
-@register("es-grad")
 @dataclass(frozen=True, kw_only=True)
 class ESGradient(_SearchDistribution):
     """Adam ascent on x driven by the antithetic ES gradient estimate (Greydanus 2020).
@@ -156,6 +157,7 @@ class ESGradient(_SearchDistribution):
         betas: Adam's decay rates.
     """
 
+    name: str = "es-grad"
     sigma0: float = 0.05
     lr: float = 0.02
     betas: tuple[float, float] = (0.9, 0.999)
@@ -180,10 +182,10 @@ class ESGradient(_SearchDistribution):
             x = (x + step).clamp(0.0, 1.0)
         if problem.affordable(1):
             self._evaluate(problem, x[None])
+        problem.info.update(steps=steps)
         return Status.BUDGET_EXHAUSTED, f"{steps} step(s) of {self.population // 2} pairs"
 
 
-@register("vo")
 @dataclass(frozen=True, kw_only=True)
 class VariationalOptimization(_SearchDistribution):
     """Variational optimisation (Havtorn 2018) with a separable Gaussian search distribution.
@@ -192,7 +194,8 @@ class VariationalOptimization(_SearchDistribution):
     gradient with antithetic samples and a mean baseline. With ``natural`` (default) both are
     natural gradients (Fisher of ``(mu, v = log sigma^2)`` is ``diag(1/sigma^2, 1/2)``):
     ``mu += lr * sigma * E[f eps]``, ``v += lr_v * E[f (eps^2 - 1)]``, with values standardised.
-    ``natural=False`` takes the regular gradient (``sigma`` enters with ``1/sigma`` factors),
+    ``natural=False`` takes Havtorn's regular gradient in ``(mu, sigma^2)`` (eq. 12: ``1/sigma`` and
+    ``1/sigma^2`` factors),
     which on smooth functions lets sigma blow up or stall (Havtorn's Himmelblau example).
 
     ``integer_dims`` lists flat indices (``q*d`` layout) of integer parameters: candidates are
@@ -201,12 +204,14 @@ class VariationalOptimization(_SearchDistribution):
 
     Attributes:
         lr: Step size for the mean.
-        lr_logvar: Step size for log sigma^2.
+        lr_logvar: Step size for the variance: on log sigma^2 (natural) or on sigma^2 (regular,
+            Havtorn's parameters; the variance is floored at exp(-60)).
         natural: Natural (True) or regular (False) gradients.
         integer_dims: Indices of integer-valued coordinates.
         min_sigma: Lower bound on sigma (keeps integer dimensions explorable); 0 for none.
     """
 
+    name: str = "vo"
     lr: float = 1.0
     lr_logvar: float = 0.2
     natural: bool = True
@@ -253,9 +258,10 @@ class VariationalOptimization(_SearchDistribution):
             if self.natural:
                 mu = mu + self.lr * sigma * g_mu  # F^-1 = sigma^2: sigma^2 * (g_mu / sigma)
                 logvar = logvar + self.lr_logvar * 2 * g_v  # F^-1 = 2 for v
-            else:
+            else:  # Havtorn's regular gradients, in his parameters (mu, sigma^2), eq. (12)
                 mu = mu + self.lr * g_mu / sigma  # dU/dmu = E[f eps] / sigma
-                logvar = logvar + self.lr_logvar * g_v / sigma.square()
+                var = sigma.square() + self.lr_logvar * g_v / sigma.square()  # dU/dsigma^2
+                logvar = var.clamp_min(math.exp(-60.0)).log()
             if self.min_sigma > 0:
                 logvar = logvar.clamp_min(2 * math.log(self.min_sigma))
             logvar = logvar.clamp(-60.0, 10.0)
@@ -263,4 +269,10 @@ class VariationalOptimization(_SearchDistribution):
         if problem.affordable(1):
             self._evaluate(problem, mu.clamp(0, 1)[None])
         sigma_max = float((0.5 * logvar).exp().max())
+        problem.info.update(steps=steps, final_sigma_max=sigma_max)
         return Status.BUDGET_EXHAUSTED, f"{steps} step(s); final sigma max {sigma_max:.3g}"
+
+
+register(SNES())
+register(ESGradient())
+register(VariationalOptimization())

@@ -1,0 +1,182 @@
+"""Search directions for the local-search driver (:func:`acqopt.local.driver.descend`).
+
+The driver minimises ``h = -acquisition`` over the unit cube. A direction rule turns the
+gradient ``g`` of ``h`` at a start's point into a direction ``d`` along which ``h`` falls, and
+may keep per-start state (one row per start, indexed by the driver's start indices):
+
+- ``init(x)``: the state for ``b`` starts at ``x`` (``b x D``).
+- ``compute(state, idx, x, g)``: for starts ``idx`` at ``x``, ``g`` (``k x D``): the direction
+  ``d`` (``k x D``), its slope ``g . d`` (``k``) and a suggested first step length (``k``).
+- ``update(state, idx, s, y)``: starts ``idx`` moved by ``s`` and their gradient changed by ``y``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from acqopt.base import positive_float, positive_int
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """Steepest descent on ``h`` (steepest ascent on the acquisition): ``d = -g``. Stateless."""
+
+    def init(self, x: Tensor) -> None:
+        return None
+
+    def compute(self, state: None, idx: Tensor, x: Tensor, g: Tensor) -> tuple[Tensor, ...]:
+        d = -g
+        return d, (d * g).sum(-1), torch.ones_like(d[:, 0])
+
+    def update(self, state: None, idx: Tensor, s: Tensor, y: Tensor) -> None:
+        return None
+
+
+@dataclass
+class LBFGSMemory:
+    """Per-start L-BFGS memory: the last ``m`` curvature pairs, newest last.
+
+    Attributes:
+        S: ``b x m x D`` steps ``s = x_new - x``.
+        Y: ``b x m x D`` gradient changes ``y = g_new - g`` (zero on coordinates that did not move).
+        rho: ``b x m`` values ``1 / s.y``; 0 marks an empty slot.
+    """
+
+    S: Tensor
+    Y: Tensor
+    rho: Tensor
+
+
+@dataclass(frozen=True)
+class LBFGS:
+    """Projected limited-memory BFGS direction in the unit cube (Kim, Sra & Dhillon 2010).
+
+    Coordinates held at a bound by the gradient (at 0 with ``g > 0``, at 1 with ``g < 0``) are
+    fixed; the two-loop recursion acts on the free ones. A direction that is not a descent
+    direction clears the start's memory and falls back to the projected gradient. Without
+    curvature pairs the suggested first step has unit length at most (as scipy's L-BFGS-B);
+    with them, the quasi-Newton step itself (length 1).
+
+    Attributes:
+        memory: Curvature pairs kept per start (scipy's ``maxcor``).
+    """
+
+    memory: int = 10
+
+    def __post_init__(self) -> None:
+        positive_int("memory", self.memory)
+
+    def init(self, x: Tensor) -> LBFGSMemory:
+        b, D = x.shape
+        return LBFGSMemory(x.new_zeros(b, self.memory, D), x.new_zeros(b, self.memory, D),
+                           x.new_zeros(b, self.memory))
+
+    def compute(self, state: LBFGSMemory, idx: Tensor, x: Tensor, g: Tensor) -> tuple[Tensor, ...]:
+        free = ~(((x <= 0) & (g > 0)) | ((x >= 1) & (g < 0)))
+        gf = g * free
+        d = -two_loop(gf, state.S[idx], state.Y[idx], state.rho[idx]) * free
+        slope = (d * g).sum(-1)
+        reset = (slope >= 0) | ~torch.isfinite(slope)
+        if bool(reset.any()):  # not a descent direction: forget the memory, use the gradient
+            r = idx[reset]
+            state.S[r], state.Y[r], state.rho[r] = 0.0, 0.0, 0.0
+        d = torch.where(reset[:, None], -gf, d)
+        slope = torch.where(reset, -(gf * gf).sum(-1), slope)
+        no_memory = (state.rho[idx] == 0).all(-1)
+        first = (1.0 / d.norm(dim=-1).clamp_min(1e-12)).clamp(max=1.0)
+        return d, slope, torch.where(no_memory, first, torch.ones_like(slope))
+
+    def update(self, state: LBFGSMemory, idx: Tensor, s: Tensor, y: Tensor) -> None:
+        # Curvature on the coordinates that moved: a coordinate held at a bound has s = 0, and
+        # its gradient change would only shrink the scaling s'y / y'y.
+        y = y * (s != 0)
+        sy = (s * y).sum(-1)
+        good = sy > 1e-10 * (y * y).sum(-1).clamp_min(1e-30)
+        upd = idx[good]
+        state.S[upd] = torch.cat([state.S[upd, 1:], s[good, None]], dim=1)
+        state.Y[upd] = torch.cat([state.Y[upd, 1:], y[good, None]], dim=1)
+        state.rho[upd] = torch.cat([state.rho[upd, 1:], 1.0 / sy[good, None]], dim=1)
+
+
+def two_loop(g: Tensor, S: Tensor, Y: Tensor, rho: Tensor) -> Tensor:
+    """Batched L-BFGS two-loop recursion: ``H g`` for each start (``b x D``).
+
+    ``H`` is the BFGS inverse-Hessian approximation built from the pairs in ``S``, ``Y``
+    (``b x m x D``, newest last) on ``H_0 = gamma I`` with ``gamma = s'y / y'y`` of the newest
+    pair (Nocedal & Wright, Algorithm 7.4). ``rho`` is ``b x m`` with zeros for empty slots,
+    which then leave the product unchanged.
+    """
+    m = S.shape[1]
+    used = (rho != 0).any(0)  # filled slots form a suffix (newest last): skip the empty ones
+    first = int(used.nonzero()[0]) if bool(used.any()) else m
+    q = g.clone()
+    alpha = g.new_zeros(g.shape[0], m)
+    for i in range(m - 1, first - 1, -1):
+        alpha[:, i] = rho[:, i] * (S[:, i] * q).sum(-1)
+        q = q - alpha[:, i, None] * Y[:, i]
+    sy = (S[:, -1] * Y[:, -1]).sum(-1)
+    yy = (Y[:, -1] * Y[:, -1]).sum(-1)
+    gamma = torch.where(rho[:, -1] > 0, sy / yy.clamp_min(1e-30), torch.ones_like(sy))
+    r = gamma[:, None] * q
+    for i in range(first, m):
+        beta = rho[:, i] * (Y[:, i] * r).sum(-1)
+        r = r + S[:, i] * (alpha[:, i] - beta)[:, None]
+    return r
+
+
+@dataclass
+class AdamMoments:
+    """Per-start Adam state: first and second moments of the ascent gradient, and step count."""
+
+    m: Tensor
+    v: Tensor
+    t: Tensor
+
+
+@dataclass(frozen=True)
+class Adam:
+    """Adam's step as the direction (Kingma & Ba 2015, arXiv:1412.6980); take it with
+    :class:`acqopt.local.steps.FullStep`.
+
+    Attributes:
+        lr: Learning rate, in unit-cube lengths.
+        betas: Decay rates of the moments.
+        eps: Denominator guard.
+    """
+
+    lr: float = 0.02
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        positive_float("lr", self.lr)
+        for b in self.betas:
+            positive_float("betas", b, upper=1.0)
+        positive_float("eps", self.eps)
+
+    def init(self, x: Tensor) -> AdamMoments:
+        return AdamMoments(torch.zeros_like(x), torch.zeros_like(x),
+                           torch.zeros(x.shape[0], dtype=torch.long, device=x.device))
+
+    def compute(self, state: AdamMoments, idx: Tensor, x: Tensor, g: Tensor) -> tuple[Tensor, ...]:
+        state.t[idx] += 1
+        t = state.t[idx, None].to(x.dtype)
+        state.m[idx], state.v[idx], d = adam_step(state.m[idx], state.v[idx], -g, t, self.lr,
+                                                  self.betas, self.eps)
+        return d, (d * g).sum(-1), torch.ones_like(d[:, 0])
+
+    def update(self, state: AdamMoments, idx: Tensor, s: Tensor, y: Tensor) -> None:
+        return None
+
+
+def adam_step(m: Tensor, v: Tensor, grad: Tensor, t: int | Tensor, lr: float,
+              betas: tuple[float, float], eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """One Adam update for ascent: the new moments and the step ``lr m_hat / (sqrt(v_hat) + eps)``
+    at step ``t`` (from 1; a number or a tensor broadcasting against ``m``)."""
+    b1, b2 = betas
+    m = b1 * m + (1 - b1) * grad
+    v = b2 * v + (1 - b2) * grad * grad
+    return m, v, lr * (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + eps)

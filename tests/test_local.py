@@ -1,0 +1,121 @@
+"""The local searches: the projected L-BFGS against scipy's L-BFGS-B and a dense BFGS, and the
+driver's contract for every composition."""
+
+import numpy as np
+import pytest
+import scipy.optimize
+import torch
+
+from acqopt.counting import CountingAcquisition, Problem
+from acqopt.local import LOCAL_SEARCHES, ProjectedLBFGS
+from acqopt.local.directions import two_loop
+from acqopt.testing import Bumps
+
+
+class Negated(torch.nn.Module):
+    """``F`` on the unit cube as an acquisition to maximise (q = 1)."""
+
+    def __init__(self, F) -> None:
+        super().__init__()
+        self.F = F
+
+    def forward(self, X):
+        return -self.F(X[..., 0, :])
+
+
+def quadratic(d: int, seed: int):
+    """A convex quadratic with condition number 100 whose minimiser lies partly outside the cube."""
+    g = torch.Generator().manual_seed(seed)
+    Q, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+    A = Q @ torch.diag(torch.logspace(0, 2, d, dtype=torch.float64)) @ Q.T
+    c = torch.rand(d, generator=g, dtype=torch.float64) * 1.6 - 0.3
+    return lambda U: 0.5 * (((U - c) @ A) * (U - c)).sum(-1)
+
+
+def rosenbrock(U):
+    X = 4 * U - 2
+    return (100 * (X[..., 1:] - X[..., :-1] ** 2) ** 2 + (1 - X[..., :-1]) ** 2).sum(-1)
+
+
+def scipy_lbfgsb(F, u0):
+    def value_and_grad(u):
+        t = torch.tensor(u, requires_grad=True)
+        v = F(t)
+        v.backward()
+        return float(v.detach()), t.grad.numpy()
+
+    return scipy.optimize.minimize(value_and_grad, u0.numpy(), jac=True, method="L-BFGS-B",
+                                   bounds=[(0.0, 1.0)] * u0.numel())
+
+
+@pytest.mark.parametrize(
+    "name, d, seed",
+    [("quadratic", 5, 0), ("quadratic", 10, 1), ("quadratic", 20, 2),
+     ("rosenbrock", 2, 0), ("rosenbrock", 4, 1), ("rosenbrock", 8, 2)],
+)
+def test_projected_lbfgs_matches_scipy_lbfgsb(name, d, seed):
+    # Box-constrained problems with the same start and scipy's default tolerances: the same
+    # minimiser, and iteration counts within a factor 1.5 (plus 5) of scipy's either way
+    # (measured: 0.66-1.1x on these).
+    F = quadratic(d, seed) if name == "quadratic" else rosenbrock
+    u0 = torch.rand(d, generator=torch.Generator().manual_seed(100 + seed), dtype=torch.float64)
+    reference = scipy_lbfgsb(F, u0)
+    problem = Problem(CountingAcquisition(Negated(F)),
+                      torch.stack([torch.zeros(d), torch.ones(d)]).double(), q=1)
+    result = ProjectedLBFGS().refine(problem, u0.view(1, 1, d))
+    assert np.abs(result.U.view(-1).numpy() - reference.x).max() < 1e-4
+    assert -float(result.values[0]) == pytest.approx(reference.fun, abs=1e-6)
+    nit = int(result.iterations[0])
+    assert nit <= 1.5 * reference.nit + 5 and reference.nit <= 1.5 * nit + 5
+
+
+def dense_bfgs_inverse(S, Y):
+    """The BFGS inverse Hessian from ``H_0 = gamma I`` (newest pair's scaling), pair by pair."""
+    D = S.shape[-1]
+    gamma = (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1])
+    H = gamma * torch.eye(D, dtype=S.dtype)
+    for s, y in zip(S, Y):
+        rho = 1.0 / (s @ y)
+        V = torch.eye(D, dtype=S.dtype) - rho * torch.outer(y, s)
+        H = V.T @ H @ V + rho * torch.outer(s, s)
+    return H
+
+
+@pytest.mark.parametrize("filled", [1, 3, 5])
+def test_two_loop_is_the_dense_bfgs_inverse_times_the_gradient(filled):
+    g = torch.Generator().manual_seed(filled)
+    D, m, b = 6, 5, 4
+    A = torch.randn(D, D, generator=g, dtype=torch.float64)
+    A = A @ A.T + D * torch.eye(D, dtype=torch.float64)  # SPD: every pair has s'y > 0
+    S = torch.zeros(b, m, D, dtype=torch.float64)
+    Y = torch.zeros_like(S)
+    rho = torch.zeros(b, m, dtype=torch.float64)
+    S[:, m - filled:] = torch.randn(b, filled, D, generator=g, dtype=torch.float64)
+    Y[:, m - filled:] = S[:, m - filled:] @ A
+    rho[:, m - filled:] = 1.0 / (S[:, m - filled:] * Y[:, m - filled:]).sum(-1)
+    grad = torch.randn(b, D, generator=g, dtype=torch.float64)
+    Hg = two_loop(grad, S, Y, rho)
+    for i in range(b):
+        H = dense_bfgs_inverse(S[i, m - filled:], Y[i, m - filled:])
+        torch.testing.assert_close(Hg[i], H @ grad[i], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("key", sorted(LOCAL_SEARCHES))
+@pytest.mark.parametrize("budget", [None, 7, 40])
+def test_local_search_contract(key, budget):
+    # Never over budget, never worse than the start, only the evaluated starts returned; a
+    # search cut short by the budget spends all of it (each needs over 100 queries unbounded).
+    counter = CountingAcquisition(Bumps(), budget=budget)
+    problem = Problem(counter, Bumps.bounds.double(), q=1)
+    U = torch.rand(10, 1, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    start_values = Bumps()(problem.to_bounds(U))
+    result = LOCAL_SEARCHES[key]().refine(problem, U)
+    n = result.U.shape[0]
+    assert n == (10 if budget is None else min(10, budget))
+    if budget is not None:
+        assert counter.queries == (min(10, budget) if key == "none" else budget)
+    assert (result.values >= start_values[:n] - 1e-12).all()
+    torch.testing.assert_close(result.values, Bumps()(problem.to_bounds(result.U)))
+    assert result.iterations.shape == (n,)
+    if key != "none" and budget != 7:
+        assert int(result.iterations.sum()) > 0
