@@ -13,6 +13,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -52,8 +53,14 @@ def main(argv: list[str] | None = None) -> int:
 
         tasks = SUITES[args.suite].tasks(args.profile, args.methods, args.seeds)
         path = args.out / f"{args.suite}-{args.profile}.jsonl"
+        # The exact command, stored in every record and listed on the results page. --out and
+        # --no-progress do not change what runs, so they are left out.
+        argv = sys.argv[1:] if argv is None else argv
+        shown = [a for i, a in enumerate(argv) if a != "--no-progress"
+                 and a != "--out" and (i == 0 or argv[i - 1] != "--out")]
         n = run_tasks(tasks, path, workers=args.workers, executor=args.executor,
-                      address=args.address, progress=not args.no_progress)
+                      address=args.address, progress=not args.no_progress,
+                      command="python -m benchmarks " + shlex.join(shown))
         print(f"{n} run(s) done, {len(tasks) - n} already in {path}")
     else:
         from benchmarks.report import report

@@ -1,5 +1,11 @@
-"""Objectives of the global-optimisation suite beyond ``acqopt.bo.functions``: Qiu's 2-D set.
+"""Objectives of the benchmark suites, to be *minimised*, with their domains and optima.
 
+BoTorch's ``botorch.test_functions`` are used where they exist (Ackley, Rastrigin,
+Styblinski-Tang, Bukin N.6, Eggholder); Alpine1 and Schwefel are not there and follow Jamil & Yang
+(2013), "A literature survey of benchmark functions for global optimisation problems", with the
+project design's erratum: Alpine1 is ``sum |x_i sin x_i + 0.1 x_i|``.
+
+Qiu's 2-D set (the global suite):
 Qiu (2020) ranges and formulas, with the errata of the project design:
 - Bukin N.6: ``100 sqrt(|x2 - 0.01 x1^2|) + 0.01 |x1 + 10|`` on ``[-15, -5] x [-3, 3]``
   (the textbook domain), minimum 0 at ``(-10, 1)``.
@@ -15,22 +21,97 @@ Qiu (2020) ranges and formulas, with the errata of the project design:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
+from typing import Callable
+
 import torch
+from botorch.test_functions import synthetic
 from torch import Tensor
 
-from acqopt.bo.functions import ackley
+
+@cache
+def _botorch_function(name: str, dim: int) -> synthetic.SyntheticTestFunction:
+    cls = getattr(synthetic, name)
+    return cls(dim=dim) if dim else cls()
 
 
-def bukin6(x: Tensor) -> Tensor:
-    x1, x2 = x[..., 0], x[..., 1]
-    return 100.0 * torch.sqrt((x2 - 0.01 * x1**2).abs()) + 0.01 * (x1 + 10.0).abs()
+def _from_botorch(name: str, fixed_dim: bool = False) -> Callable[[Tensor], Tensor]:
+    """BoTorch's test function ``name`` (minimisation form) on ``... x d`` tensors."""
+
+    def fn(x: Tensor) -> Tensor:
+        return _botorch_function(name, 0 if fixed_dim else x.shape[-1]).evaluate_true(x)
+
+    fn.__name__ = name.lower()
+    return fn
+
+
+ackley = _from_botorch("Ackley")
+rastrigin = _from_botorch("Rastrigin")
+styblinski_tang = _from_botorch("StyblinskiTang")
+bukin6 = _from_botorch("Bukin", fixed_dim=True)
+
+
+def alpine1(x: Tensor) -> Tensor:
+    return (x * torch.sin(x) + 0.1 * x).abs().sum(-1)
+
+
+def schwefel(x: Tensor) -> Tensor:
+    return 418.9828872724338 * x.shape[-1] - (x * torch.sin(torch.sqrt(x.abs()))).sum(-1)
 
 
 def eggholder(x: Tensor) -> Tensor:
-    x1, x2 = x[..., 0], x[..., 1]
-    a = -(x2 + 47.0) * torch.sin(torch.sqrt((x1 / 2.0 + x2 + 47.0).abs()))
-    b = -x1 * torch.sin(torch.sqrt((x1 - (x2 + 47.0)).abs()))
-    return a + b + 959.6407
+    """BoTorch's Eggholder with Qiu's offset, so that the minimum is about 0."""
+    return _botorch_function("EggHolder", 0).evaluate_true(x) + 959.6407
+
+
+@dataclass(frozen=True)
+class TestFunction:
+    """A minimisation test function on a box ``[lower, upper]^d``.
+
+    Attributes:
+        name: Short name.
+        fn: Maps ``... x d`` to ``...``.
+        lower, upper: The domain per coordinate.
+        argmin: The minimiser's coordinate (the same in every dimension).
+        min_per_dim: Optimal value divided by ``d`` (0 for most).
+    """
+
+    name: str
+    fn: Callable[[Tensor], Tensor]
+    lower: float
+    upper: float
+    argmin: float
+    min_per_dim: float = 0.0
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.fn(x)
+
+    def bounds(self, d: int, dtype: torch.dtype = torch.float64) -> Tensor:
+        return torch.tensor([[self.lower] * d, [self.upper] * d], dtype=dtype)
+
+    def optimum(self, d: int) -> float:
+        return self.min_per_dim * d
+
+
+FUNCTIONS = {
+    f.name: f
+    for f in (
+        TestFunction("alpine1", alpine1, -10.0, 10.0, 0.0),
+        TestFunction("rastrigin", rastrigin, -5.12, 5.12, 0.0),
+        TestFunction("ackley", ackley, -32.768, 32.768, 0.0),
+        TestFunction("styblinski_tang", styblinski_tang, -5.0, 5.0, -2.903534027771177,
+                     -39.16616570377142),
+        TestFunction("schwefel", schwefel, -500.0, 500.0, 420.9687463599820),
+    )
+}
+
+
+def get_function(name: str) -> TestFunction:
+    try:
+        return FUNCTIONS[name]
+    except KeyError:
+        raise ValueError(f"function: expected one of {sorted(FUNCTIONS)}, got {name!r}") from None
 
 
 QIU = {

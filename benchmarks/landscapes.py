@@ -21,7 +21,8 @@ from botorch.models.transforms import Standardize
 from gpytorch.kernels import MaternKernel, ScaleKernel
 
 import acqopt
-from acqopt.bo import fit_gp, get_function, make_acquisition
+from acqopt.bo import fit_gp, make_acquisition
+from benchmarks.functions import get_function
 from benchmarks import digits
 
 DATA = Path(__file__).parent / "data"

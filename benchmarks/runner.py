@@ -65,32 +65,34 @@ def run_tasks(
     executor: str = "local",
     address: str | None = None,
     progress: bool = True,
+    command: str | None = None,
 ) -> int:
-    """Runs the tasks whose key is not yet in ``out``; returns how many ran."""
+    """Runs the tasks whose key is not yet in ``out``; returns how many ran. ``command`` (the
+    command line that asked for them) is stored in every record."""
     done = done_keys(out)
     todo = [t for t in tasks if t.key not in done]
     bar = _bar(len(tasks), len(tasks) - len(todo), progress)
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     with Appender(out) as store:
         if executor == "ray":
-            _run_ray(todo, store, bar, address, workers)
+            _run_ray(todo, store, bar, address, workers, command)
         elif workers <= 1:
             for task in todo:
                 bar.set_postfix_str(task.label or task.key, refresh=True)
-                store.append(_execute(task, threads))
+                store.append({**_execute(task, threads), "command": command})
                 bar.update()
         else:
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 futures = {pool.submit(_execute, t, threads): t for t in todo}
                 for fut in as_completed(futures):
-                    store.append(fut.result())
+                    store.append({**fut.result(), "command": command})
                     bar.set_postfix_str(futures[fut].label or futures[fut].key, refresh=True)
                     bar.update()
     bar.close()
     return len(todo)
 
 
-def _run_ray(todo, store, bar, address, workers) -> None:
+def _run_ray(todo, store, bar, address, workers, command) -> None:
     """One Ray task per run (1 CPU, 1 torch thread); records are written here, by the driver.
 
     Without ``address`` a local Ray instance with ``workers`` CPUs is started. The repository is
@@ -119,7 +121,7 @@ def _run_ray(todo, store, bar, address, workers) -> None:
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
                 task = pending.pop(ref)
-                store.append(ray.get(ref))
+                store.append({**ray.get(ref), "command": command})
                 bar.set_postfix_str(task.label or task.key, refresh=True)
                 bar.update()
     finally:

@@ -1,22 +1,20 @@
 """The GENNES paper's A.3 toy problem: Alpine1 in 20 dimensions on [-10, 10]^20, 100 initial
 points, ARD Matern-5/2 GP and EI (the paper's acquisition; ``--acquisition logei`` too).
 
-Run: ``python examples/alpine1_20d.py [--quick] [--methods ...] [--out DIR]``.
+Run from the repository root: ``python -m examples.alpine1_20d [--quick] [--methods ...] [--out DIR]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
 from pathlib import Path
 
 import torch
 
-from acqopt.bo import Real, Space, get_function, minimize
-
-sys.path.insert(0, str(Path(__file__).parent))
-from digits_logreg import plot  # noqa: E402
+from acqopt.bo import Real, Space, minimize
+from benchmarks.functions import get_function
+from examples.digits_logreg import plot
 
 D = 20
 SPACE = Space([Real(f"x{i}", -10.0, 10.0) for i in range(D)])

@@ -3,7 +3,7 @@
 Maximises the negated Branin-like test function ``-(x0 - 0.3)^2 - (x1 - 0.7)^2 + sin(8 x0)/10``
 on the unit square with SingleTaskGP + LogEI.
 
-Run: ``python examples/botorch_loop.py [--quick] [--method cma-lbfgs]``.
+Run: ``python -m examples.botorch_loop [--quick] [--method cma-lbfgs]``.
 """
 
 from __future__ import annotations

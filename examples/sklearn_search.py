@@ -3,7 +3,7 @@
 Written the way sklearn users expect: an estimator, a parameter space, ``cv`` and ``scoring``;
 ``BayesSearch(...).fit(X, y)`` leaves ``best_params_``, ``best_score_`` and ``best_estimator_``.
 
-Run: ``python examples/sklearn_search.py [--quick] [--method lbfgs]``.
+Run: ``python -m examples.sklearn_search [--quick] [--method lbfgs]``.
 """
 
 from __future__ import annotations

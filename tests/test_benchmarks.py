@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from acqopt.bo.functions import FUNCTIONS, get_function
+from benchmarks.functions import FUNCTIONS, get_function
 from benchmarks.__main__ import main
 from benchmarks.store import Appender, read
 
@@ -65,12 +65,15 @@ def test_smoke_run_and_report(tmp_path):
                 "trace", "wall_time", "versions", "host", "botorch_value"):
         assert key in r
     assert r["queries"] <= r["budget"]
+    assert r["command"] == "python -m benchmarks run landscapes --profile smoke"
     # Resuming runs nothing new.
     assert main(["run", "landscapes", "--profile", "smoke", "--out", str(tmp_path),
                  "--no-progress"]) == 0
     assert len(read(tmp_path / "landscapes-smoke.jsonl")) == 1
     assert main(["report", "--out", str(tmp_path)]) == 0
-    assert "| logei | 10x512 | lbfgs |" in (tmp_path / "landscapes-smoke.md").read_text()
+    page = (tmp_path / "landscapes-smoke.md").read_text()
+    assert "| logei | 10x512 | lbfgs |" in page
+    assert "`python -m benchmarks run landscapes --profile smoke` (1 runs)" in page
 
 
 def test_sigkill_midway_then_resume_matches_an_uninterrupted_run(tmp_path):
@@ -209,7 +212,7 @@ def test_snapshot_generation_is_deterministic(tmp_path):
 
 
 def test_bo_verdicts_pair_repetitions_by_seed():
-    from benchmarks.report import bo_verdicts
+    from benchmarks.suites.bo import bo_verdicts
 
     def rec(method, seed, best, queries):
         return {"problem": "p", "acquisition": "logei", "method": method, "seed": seed,
@@ -227,3 +230,15 @@ def test_bo_verdicts_pair_repetitions_by_seed():
     assert "| 0/8/0 |" in line and line.endswith("| not reproduced |")
     # Unpaired seeds are not compared.
     assert bo_verdicts([rec("gennes", 0, 1.0, 1), rec("lbfgs", 1, 2.0, 1)]) == ""
+
+
+def test_results_page_lists_the_commands_that_made_its_records(tmp_path):
+    from benchmarks.report import provenance
+
+    path = tmp_path / "bo-full.jsonl"
+    records = [{"command": "python -m benchmarks run bo --profile full"}] * 3 + [{}]
+    text = provenance(records, path)
+    assert "`python -m benchmarks run bo --profile full` (3 runs)" in text
+    assert "1 runs made before commands were recorded\n" in text
+    (tmp_path / "legacy-commands.json").write_text('{"bo-full.jsonl": "python -m old"}')
+    assert "1 runs made before commands were recorded: `python -m old`" in provenance(records, path)

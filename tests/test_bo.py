@@ -103,8 +103,7 @@ def test_minimize_takes_an_optimizer_object_and_records_each_step():
 
 @pytest.mark.parametrize("method", acqopt.available_methods())
 def test_botorch_loop_runs_unchanged_with_every_method(method):
-    args = [sys.executable, str(ROOT / "examples" / "botorch_loop.py"), "--quick",
-            "--method", method]
+    args = [sys.executable, "-m", "examples.botorch_loop", "--quick", "--method", method]
     out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.count("step") == 5
@@ -113,7 +112,7 @@ def test_botorch_loop_runs_unchanged_with_every_method(method):
 @pytest.mark.parametrize("example", ["digits_logreg", "alpine1_20d", "botorch_loop",
                                      "sklearn_search"])
 def test_example_quick(example, tmp_path):
-    args = [sys.executable, str(ROOT / "examples" / f"{example}.py"), "--quick"]
+    args = [sys.executable, "-m", f"examples.{example}", "--quick"]
     if example in ("digits_logreg", "alpine1_20d"):
         args += ["--out", str(tmp_path)]
     out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -124,3 +123,18 @@ def test_example_quick(example, tmp_path):
         errors = [float(line.split("best test error ")[1].split()[0])
                   for line in out.stdout.splitlines() if "best test error" in line]
         assert errors and max(errors) < 0.1
+
+
+def test_demo_prints_both_tables_and_a_two_line_summary():
+    args = [sys.executable, "-m", "examples.demo", "--d", "3", "--n", "12", "--repeats", "2",
+            "--methods", "lbfgs", "cma"]
+    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    for kind in ("LOGEI", "EI"):
+        table = lines.index(next(x for x in lines if x.startswith(f"{kind} (budget")))
+        names = [x.split()[0] for x in lines[table + 2: table + 5]]
+        assert names == ["botorch", "lbfgs", "cma"]
+    summary = lines[lines.index("Summary:") + 1:]
+    assert len(summary) == 2 and summary[0].startswith("LOGEI: ") and summary[1].startswith("EI: ")
+    assert "methods reach BoTorch's value" in summary[0]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import acqopt
-from acqopt.bo.functions import ackley
+from benchmarks.functions import ackley
 from acqopt.counting import CountingAcquisition, Problem
 from acqopt.local import LOCAL_SEARCHES
 from acqopt.testing import Bumps, NegatedFunction

@@ -17,12 +17,16 @@ and succeeds when the loss is below 0.1.
 from __future__ import annotations
 
 import time
+import warnings
+from collections import defaultdict
+from pathlib import Path
+from statistics import median
 
 import torch
 
 import acqopt
-from acqopt.bo.functions import get_function
-from benchmarks.functions import QIU
+from benchmarks.functions import QIU, get_function
+from benchmarks.report import fmt
 from benchmarks.runner import Task
 
 TABLE1 = ("rastrigin", "ackley", "styblinski_tang", "schwefel")
@@ -158,3 +162,150 @@ def _thin(trace: torch.Tensor, n: int = 60) -> list:
     return trace.tolist()
 
 
+# -- the results page ----------------------------------------------------------------------
+
+def report(records: list[dict], path: Path, profile: str) -> str:
+    t1 = [r for r in records if r.get("table") == "table1"]
+    qiu = [r for r in records if r.get("table") == "qiu"]
+    text = f"# Global optimisation ({profile} profile)\n\n"
+    if t1:
+        figure = path.with_name(f"{path.stem}-regret.png")
+        regret_figure(t1, figure)
+        text += f"## GENNES paper, Table 1\n\n![regret]({figure.name})\n\n" + table1(t1) + "\n\n"
+    if qiu:
+        text += "## Qiu (2020), 2-D table\n\n" + qiu_table(qiu) + "\n"
+    return text
+
+
+# Faury et al. (2018), Table 1: mean regret of (GENNES, repeated L-BFGS), legible cells only.
+PAPER_TABLE1 = {
+    ("rastrigin", 10): {"100": (71.3, 24.3), "1000": (41.3, 13.3), "10000": (4.1, 6.9),
+                        "100000": (3.9, 5.4)},
+    ("rastrigin", 30): {"100": (279.0, 90.4), "1000": (212.1, 74.5), "10000": (72.3, 60.7)},
+    ("ackley", 10): {"100": (7.9, 11.9), "10000": (0.007, 5.1), "100000": (0.005, 3.2)},
+    ("ackley", 30): {"100": (9.4, 12.9), "1000": (5.4, 11.6), "10000": (0.007, 9.0)},
+    ("styblinski_tang", 10): {"100": (206.1, 35.3), "1000": (111.1, 24.0), "10000": (7.8, 9.9),
+                              "100000": (5.2, 5.6)},
+    ("styblinski_tang", 30): {"100": (2371.3, 169.0), "100000": (21.1, 67.8)},
+    ("schwefel", 10): {"100": (3011.9, 1463.2), "1000": (2186.0, 989.0),
+                       "100000": (533.6, 542.8)},
+    ("schwefel", 30): {"100": (10100.0, 5021.4), "100000": (943.8, 3331.7)},
+}
+# Qiu (2020): success rate of (cma, cma-linesearch, cma-adam): Figures 3.1.1-3.1.4 for the
+# first two, Table 3.1.1 for cma-adam.
+PAPER_QIU = {
+    "ackley": (0.217, 0.988, 0.19), "bukin6": (0.007, 0.956, 0.0),
+    "eggholder": (0.013, 0.056, 0.012),
+}
+
+
+def table1(records: list[dict]) -> str:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[(r["function"], r["d"], r["method"])].append(r)
+    budgets = sorted({int(c) for r in records for c in r["regret"]})
+    methods = sorted({r["method"] for r in records})
+    head = "| problem | method | folds | " + " | ".join(
+        f"regret @{b:.0e} mean / median [IQR]" for b in budgets) + " |"
+    lines = [head, "|---|---|---|" + "---|" * len(budgets)]
+    verdicts = []
+    for (fn, d) in sorted({(r["function"], r["d"]) for r in records}):
+        for m in methods:
+            rs = groups.get((fn, d, m))
+            if not rs:
+                continue
+            cells = []
+            for b in budgets:
+                xs = [r["regret"].get(str(b)) for r in rs]
+                xs = [x for x in xs if x is not None]
+                cells.append(f"{sum(xs) / len(xs):.3g} / {fmt(xs)}" if xs else "n/a")
+            lines.append(f"| {fn}-d{d} | {m} | {len(rs)} | " + " | ".join(cells) + " |")
+        for b, (g_paper, l_paper) in PAPER_TABLE1.get((fn, d), {}).items():
+            ours = {}
+            for m in ("gennes", "lbfgs-uniform"):
+                xs = [r["regret"].get(b) for r in groups.get((fn, d, m), [])]
+                xs = [x for x in xs if x is not None]
+                if xs:
+                    ours[m] = sum(xs) / len(xs)
+            if len(ours) == 2:
+                same = (ours["gennes"] < ours["lbfgs-uniform"]) == (g_paper < l_paper)
+                verdicts.append(
+                    f"| {fn}-d{d} | {int(b):.0e} | {g_paper:g} / {l_paper:g} | "
+                    f"{ours['gennes']:.3g} / {ours['lbfgs-uniform']:.3g} | "
+                    f"{'GENNES' if g_paper < l_paper else 'L-BFGS'} | "
+                    f"{'reproduced' if same else 'not reproduced'} |"
+                )
+    text = "\n".join(lines)
+    if verdicts:
+        text += (
+            "\n\nBeside the paper (mean regret, GENNES / repeated L-BFGS; ours: `gennes` / "
+            "`lbfgs-uniform`). The claim checked is which of the two is ahead.\n\n"
+            "| problem | evaluations | paper | ours | paper: ahead | verdict |\n"
+            "|---|---|---|---|---|---|\n" + "\n".join(verdicts)
+        )
+    return text
+
+
+def qiu_table(records: list[dict]) -> str:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[(r["problem"], r["method"])].append(r)
+    lines = ["| function | method | starts | success | mean loss | queries (median) | time s (median) "
+             "| paper success | ordering vs cma |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (fn, m), rs in sorted(groups.items()):
+        success = sum(r["success"] for r in rs) / len(rs)
+        paper = PAPER_QIU.get(fn)
+        idx = {"cma": 0, "cma-linesearch": 1, "cma-adam": 2}.get(m)
+        paper_s = f"{paper[idx]:.1%}" if paper and idx is not None else "-"
+        verdict = "-"
+        base = groups.get((fn, "cma"))
+        if paper and idx in (1, 2) and base:
+            ours_better = success > sum(r["success"] for r in base) / len(base)
+            verdict = "reproduced" if ours_better == (paper[idx] > paper[0]) else "not reproduced"
+        lines.append(
+            f"| {fn} | {m} | {len(rs)} | {success:.0%} | "
+            f"{sum(r['loss'] for r in rs) / len(rs):.3g} | {median(r['queries'] for r in rs):.0f} | "
+            f"{median(r['wall_time'] for r in rs):.2f} | {paper_s} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def regret_figure(records: list[dict], path: Path) -> None:
+    """Median best-so-far regret against evaluations, one panel per problem (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    problems = sorted({r["problem"] for r in records})
+    methods = sorted({r["method"] for r in records})
+    cols = min(4, len(problems))
+    rows = -(-len(problems) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
+    for ax, problem in zip(axes.flat, problems):
+        for m in methods:
+            rs = [r for r in records if r["problem"] == problem and r["method"] == m]
+            if not rs:
+                continue
+            budget = max(r["budget"] for r in rs)
+            grid = np.unique(np.geomspace(1, budget, 60).astype(int))
+            curves = []
+            for r in rs:
+                tr = np.array(r["trace"])
+                offset = r["final_regret"] + tr[-1, 1]  # regret = -best - f*: f* from the end
+                idx = np.searchsorted(tr[:, 0], grid, side="right") - 1
+                curves.append(np.where(idx >= 0, offset - tr[np.maximum(idx, 0), 1], np.nan))
+            with warnings.catch_warnings():  # grid points before a method's first call
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med = np.nanmedian(np.array(curves), axis=0)
+            ax.plot(grid, np.maximum(med, 1e-12), label=m)
+        ax.set(xscale="log", yscale="log", title=problem, xlabel="evaluations")
+    axes.flat[0].set_ylabel("median regret")
+    axes.flat[0].legend(fontsize=7)
+    for ax in list(axes.flat)[len(problems):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

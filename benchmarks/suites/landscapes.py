@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections import defaultdict
+from pathlib import Path
+from statistics import median
 
 import torch
 from botorch.acquisition import LogExpectedImprovement
@@ -18,6 +21,7 @@ from botorch.optim import optimize_acqf as botorch_optimize_acqf
 import acqopt
 from acqopt.counting import CountingAcquisition
 from benchmarks.landscapes import acquisition, snapshot_names
+from benchmarks.report import fmt
 from benchmarks.runner import Task
 
 SETTINGS = {"10x512": (10, 512), "20x1024": (20, 1024), "100x5000": (100, 5000)}
@@ -103,3 +107,54 @@ def run(problem: str, kind: str, setting: str, seed: int, method: str) -> dict:
         "trace": None if trace is None else trace.tolist(),
         "botorch_value": bt["value"], "botorch_wall_time": bt["wall_time"],
     }
+
+
+# -- the results page ----------------------------------------------------------------------
+
+WITHIN = 0.01  # nats of LogEI
+
+
+def report(records: list[dict], path: Path, profile: str) -> str:
+    return (
+        f"# Landscapes ({profile} profile)\n\n"
+        "Medians with [IQR]. Gap = best LogEI found on that landscape by any run minus "
+        "this run's LogEI at its candidate. Budgets equal the queries BoTorch "
+        "`optimize_acqf` used at the named setting, counted by the same counter; time "
+        f"ratios are paired runs in the same process.\n\n{landscapes_table(records)}\n"
+    )
+
+
+def landscapes_table(records: list[dict]) -> str:
+    """One row per (acquisition, setting, method): quality against the best known and BoTorch."""
+    best: dict[tuple, float] = defaultdict(lambda: float("-inf"))
+    for r in records:
+        k = (r["problem"], r["acquisition"])
+        best[k] = max(best[k], r["logei_value"])
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[(r["acquisition"], r["setting"], r["method"])].append(r)
+    lines = [
+        "| acq | budget of | method | runs | gap to best known (nats) | within 0.01 of best "
+        "| >= BoTorch - 0.01 | queries | grad queries | time s | time / BoTorch |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (kind, setting, method), rs in sorted(groups.items()):
+        gaps = [best[(r["problem"], r["acquisition"])] - r["logei_value"] for r in rs]
+        within = sum(g <= WITHIN for g in gaps) / len(rs)
+        paired = [r for r in rs if r["method"] != "botorch"]
+        vs_bt = (
+            f"{sum(r['value'] >= r['botorch_value'] - _tol(r) for r in paired) / len(paired):.0%}"
+            if paired else "-"
+        )
+        ratio = fmt([r["wall_time"] / r["botorch_wall_time"] for r in paired], 2) if paired else "1"
+        lines.append(
+            f"| {kind} | {setting} | {method} | {len(rs)} | {fmt(gaps)} | {within:.0%} | {vs_bt} "
+            f"| {median(r['queries'] for r in rs):.0f} | {median(r['grad_queries'] for r in rs):.0f} "
+            f"| {fmt([r['wall_time'] for r in rs], 2)} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def _tol(r: dict) -> float:
+    """0.01 nats for LogEI; for EI, 1% of BoTorch's value (0.01 nats in log EI)."""
+    return WITHIN if r["acquisition"] == "logei" else WITHIN * abs(r["botorch_value"])
