@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -169,7 +170,19 @@ def check_q(q: object, acq_function: torch.nn.Module) -> int:
 
 
 def check_matches_acquisition(bounds: Tensor, acq_function: torch.nn.Module) -> None:
-    """Raises ``ValueError`` if the acquisition's tensors have another dtype or device."""
+    """Raises ``ValueError`` if the acquisition's tensors have another dtype or device, or its
+    model takes inputs of another dimension than ``bounds`` (when that can be read: training
+    inputs and no input transform that changes the dimension)."""
+    model = getattr(acq_function, "model", None)
+    train = getattr(model, "train_inputs", None)
+    transform = getattr(model, "input_transform", None)
+    if (isinstance(train, tuple) and train and isinstance(train[0], Tensor)
+            and (transform is None or type(transform).__name__ == "Normalize")
+            and train[0].shape[-1] != bounds.shape[-1]):
+        raise ValueError(
+            f"bounds: {bounds.shape[-1]} columns, but the acquisition's model takes "
+            f"d={train[0].shape[-1]} inputs; pass a 2 x {train[0].shape[-1]} tensor"
+        )
     for t in _floating_tensors(acq_function):
         if t.dtype != bounds.dtype or t.device != bounds.device:
             raise ValueError(
@@ -197,9 +210,10 @@ def positive_int(name: str, value: object, minimum: int = 1) -> None:
 
 
 def positive_float(name: str, value: object, *, upper: float | None = None) -> None:
-    """Raises ``ValueError`` unless ``value`` is a real number > 0 (and < ``upper``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name}: expected a number > 0, got {value!r}")
+    """Raises ``ValueError`` unless ``value`` is a finite real number > 0 (and < ``upper``)."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+            or not math.isfinite(value)):
+        raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
     if upper is not None and not value < upper:
         raise ValueError(f"{name}: expected a number in (0, {upper}), got {value!r}")
 
@@ -217,14 +231,28 @@ class BaseOptimizer:
         name: The name the instance is registered (or reported) under.
         default_budget_queries: The budget used when ``budget=None``; None for methods that stop
             by their own rules (as BoTorch's L-BFGS does).
+        fast: Evaluate supported analytic acquisitions through their closed-form posterior
+            (:mod:`acqopt.closed_form`, checked against BoTorch on the first call);
+            ``info["evaluator"]`` says which evaluator answered.
     """
 
     name: str = "base"
     default_budget_queries: int | None = None
+    fast: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name: expected a non-empty str, got {self.name!r}")
+        for f in dataclasses.fields(self):  # booleans must be bools ("False" is truthy)
+            value = getattr(self, f.name)
+            if f.type in ("bool", bool) and not isinstance(value, bool):
+                raise ValueError(f"{f.name}: expected True or False, got {value!r}")
+        local = getattr(self, "local", None)
+        if "local" in {f.name for f in dataclasses.fields(self)} and not hasattr(local, "refine"):
+            raise ValueError(
+                f"local: expected a local search such as acqopt.local.ProjectedLBFGS() (see "
+                f"acqopt.local.LOCAL_SEARCHES), got {local!r}"
+            )
         if self.default_budget_queries is not None:
             positive_int("default_budget_queries", self.default_budget_queries)
 
@@ -287,12 +315,15 @@ class BaseOptimizer:
                 f"budget: method {self.name!r} needs at least {self.min_budget(q, d)} queries "
                 f"with this configuration, got {budget}"
             )
-        if timeout_sec is not None and not timeout_sec > 0:
+        if timeout_sec is not None and (isinstance(timeout_sec, bool)
+                                        or not isinstance(timeout_sec, (int, float))
+                                        or not timeout_sec > 0):
             raise ValueError(f"timeout_sec: expected a number > 0 or None, got {timeout_sec!r}")
         polytope = Polytope(bounds, inequality_constraints, equality_constraints)
         initial = check_initial_conditions(batch_initial_conditions, bounds, q)
         gen = as_generator(generator)  # last: None draws from the global RNG
-        counter = CountingAcquisition(acq_function, budget=budget, timeout_sec=timeout_sec)
+        counter = CountingAcquisition(acq_function, budget=budget, timeout_sec=timeout_sec,
+                                      fast=self.fast)
         problem = Problem(counter, bounds, q, polytope=polytope, initial=initial)
         if initial is not None and polytope:
             problem.initial = polytope.project(initial)
@@ -301,10 +332,17 @@ class BaseOptimizer:
             problem.observers.append(lambda U, v: seen.append((U.detach(), v.detach())))
         try:
             status, message = self._run(problem, gen)
-        except BudgetExhausted:
+        except BudgetExhausted as e:
+            if e.counter is not counter:  # raised inside the acquisition: not our budget
+                raise
             status, message = Status.BUDGET_EXHAUSTED, "the budget was spent"
         except TimeLimitReached:
             status, message = Status.TIMED_OUT, f"stopped after {timeout_sec} s"
+        if problem.best_u is None and status == Status.TIMED_OUT:
+            raise TimeoutError(
+                f"timeout_sec={timeout_sec} passed before the first acquisition call; "
+                "give the method more time"
+            )
         if problem.best_u is None or not torch.isfinite(problem.best_value):
             raise RuntimeError(
                 f"method {self.name!r} found no candidate with a finite acquisition value in "
@@ -322,7 +360,7 @@ class BaseOptimizer:
             wall_time=time.perf_counter() - start,
             status=status,
             message=message,
-            info=dict(problem.info),
+            info={**problem.info, "evaluator": counter.evaluator},
         )
 
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:

@@ -14,9 +14,20 @@ import torch
 from botorch.acquisition import AcquisitionFunction
 from torch import Tensor
 
+from acqopt.closed_form import agrees, closed_form_acquisition
+
 
 class BudgetExhausted(RuntimeError):
-    """Raised when a call would take the number of queries past the budget."""
+    """Raised when a call would take the number of queries past the budget.
+
+    Attributes:
+        counter: The :class:`CountingAcquisition` whose budget it is, so that a budget of an
+            acquisition nested inside is not mistaken for this one's.
+    """
+
+    def __init__(self, message: str, counter: CountingAcquisition | None = None) -> None:
+        super().__init__(message)
+        self.counter = counter
 
 
 class TimeLimitReached(RuntimeError):
@@ -44,10 +55,16 @@ class CountingAcquisition(AcquisitionFunction):
     It is itself an ``AcquisitionFunction``, so ``botorch.optim.optimize_acqf`` can be run
     through it and measured by the same rule as acqopt's methods.
 
+    With ``fast=True`` and an acquisition :mod:`acqopt.closed_form` covers, the first call is
+    answered by BoTorch and, for the same points at no extra query, by the closed-form copy;
+    if every value agrees to 1e-9 relative, later calls go to the closed form, otherwise they
+    stay with BoTorch. ``evaluator`` says which one answers.
+
     Args:
         acq_function: The acquisition function to wrap; called on ``b x q x d`` tensors.
         budget: The most queries it will answer; None for no cap.
         timeout_sec: Refuse calls that start more than this many seconds after creation.
+        fast: Try the closed-form evaluator.
     """
 
     def __init__(
@@ -55,9 +72,12 @@ class CountingAcquisition(AcquisitionFunction):
         acq_function: torch.nn.Module,
         budget: int | None = None,
         timeout_sec: float | None = None,
+        fast: bool = False,
     ) -> None:
         super().__init__(model=getattr(acq_function, "model", None))
         self.acq_function = acq_function
+        self._candidate = closed_form_acquisition(acq_function) if fast else None
+        self.evaluator = "botorch" if self._candidate is None else "botorch (checking)"
         self.budget = budget
         self.queries = 0
         self.grad_queries = 0
@@ -79,15 +99,53 @@ class CountingAcquisition(AcquisitionFunction):
         if self.budget is not None and self.queries + n > self.budget:
             raise BudgetExhausted(
                 f"a call of {n} queries would exceed the budget ({self.queries} of "
-                f"{self.budget} used)"
+                f"{self.budget} used)", counter=self,
             )
         if self._deadline is not None and time.monotonic() > self._deadline:
             raise TimeLimitReached("the time limit was reached")
+        wants_grad = torch.is_grad_enabled() and X.requires_grad
+        values = self.acq_function(X)  # an exception here propagates, and nothing is counted
+        self._check_output(X, values, wants_grad)
         self.queries += n
         self.calls += 1
-        if torch.is_grad_enabled() and X.requires_grad:
+        if wants_grad:
             self.grad_queries += n
-        return self.acq_function(X)
+        if self._candidate is not None:
+            self._check_candidate(X, values)
+        return values
+
+    def _check_output(self, X: Tensor, values: object, wants_grad: bool) -> None:
+        """Raises ``ValueError`` unless the acquisition answered one floating value per
+        ``q x d`` element of ``X`` (with a gradient when one was asked for)."""
+        name = type(self.acq_function).__name__
+        expected = tuple(X.shape[:-2])
+        if not isinstance(values, Tensor) or not values.is_floating_point():
+            raise ValueError(
+                f"acq_function: {name} returned {type(values).__name__}"
+                + (f" of dtype {values.dtype}" if isinstance(values, Tensor) else "")
+                + f"; expected a floating tensor of shape {expected} (one value per q x d "
+                "candidate set)"
+            )
+        if tuple(values.shape) != expected and not (X.dim() == 2 and values.numel() == 1):
+            raise ValueError(
+                f"acq_function: {name} returned shape {tuple(values.shape)} for input of shape "
+                f"{tuple(X.shape)}; expected {expected} (one value per q x d candidate set)"
+            )
+        if wants_grad and not values.requires_grad:
+            raise ValueError(
+                f"acq_function: {name} returned values without a gradient with respect to X; "
+                "gradient-based methods need one (use a zero-order method: cma, snes, es-grad, "
+                "vo)"
+            )
+
+    def _check_candidate(self, X: Tensor, reference: Tensor) -> None:
+        candidate, self._candidate = self._candidate, None
+        with torch.no_grad():
+            values = candidate(X.detach())
+        if agrees(reference.detach(), values):
+            self.acq_function, self.evaluator = candidate, "closed-form"
+        else:
+            self.evaluator = "botorch (the closed form disagreed)"
 
     def set_X_pending(self, X_pending: Tensor | None = None) -> None:
         self.acq_function.set_X_pending(X_pending)

@@ -30,17 +30,21 @@ def uniform(n: int, q: int, d: int, generator: torch.Generator) -> Tensor:
 
 
 def sobol(n: int, q: int, d: int, generator: torch.Generator) -> Tensor:
-    """``n x q x d`` scrambled Sobol points in the unit cube (float64, CPU)."""
+    """``n x q x d`` scrambled Sobol points in the unit cube (float64, CPU); uniform points
+    beyond the ``SobolEngine.MAXDIM`` dimensions torch's Sobol sequence has."""
+    if q * d > SobolEngine.MAXDIM:
+        return uniform(n, q, d, generator)
     engine = SobolEngine(q * d, scramble=True, seed=derive_seed(generator))
     return engine.draw(n, dtype=torch.float64).reshape(n, q, d)
 
 
-def best_training_points(problem: Problem, k: int) -> Tensor | None:
-    """The ``k`` best training inputs of the acquisition's model, in the unit cube (``k x d``).
+def best_training_points(problem: Problem, k: int | None) -> Tensor | None:
+    """The ``k`` best training inputs of the acquisition's model (all for None), best first, in
+    the unit cube (``k x d``).
 
     Returns None when the model has no single-output training data to read.
     """
-    model = getattr(problem.counter.acq_function, "model", None)
+    model = problem.counter.model
     try:
         X = model.train_inputs[0]
         Y = model.train_targets

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from botorch.acquisition import qLogExpectedImprovement
@@ -203,3 +205,125 @@ def test_bad_fixed_features():
 def test_dtype_mismatch_with_model_is_a_clear_error(logei4):
     with pytest.raises(ValueError, match="bounds: dtype torch.float32 .* differs"):
         acqopt.optimize_acqf(logei4, UNIT4.float(), budget=600)
+
+
+class _Returns(torch.nn.Module):
+    """An acquisition that answers ``make(X)``."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+
+    def forward(self, X):
+        return self.make(X)
+
+
+@pytest.mark.parametrize("method", acqopt.available_methods())
+@pytest.mark.parametrize("answer, words", [
+    (lambda X: X.sum(), "shape ()"),
+    (lambda X: X.sum(-1), "returned shape"),
+    (lambda X: torch.zeros(X.shape[0], 2, dtype=X.dtype), "returned shape"),
+    (lambda X: 0.5, "returned float"),
+    (lambda X: None, "returned NoneType"),
+    (lambda X: X.sum((-1, -2)).detach().numpy(), "returned ndarray"),
+    (lambda X: X.sum((-1, -2)).long(), "dtype torch.int64"),
+])
+def test_misbehaving_acquisition_outputs_are_named(method, answer, words):
+    bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match=f"acq_function: _Returns .*{re.escape(words)}"):
+        acqopt.get_optimizer(method).optimize(_Returns(answer), bounds, budget=3000, generator=0)
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "lbfgs-uniform", "cma-lbfgs", "gennes", "cma-adam"])
+def test_an_acquisition_without_gradients_is_named_for_gradient_methods(method):
+    bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    no_grad = _Returns(lambda X: -(X.detach() - 0.3).pow(2).sum((-1, -2)))
+    with pytest.raises(ValueError, match="without a gradient"):
+        acqopt.get_optimizer(method).optimize(no_grad, bounds, budget=3000, generator=0)
+
+
+def test_bounds_of_another_dimension_than_the_model_are_named(logei4):
+    with pytest.raises(ValueError, match=r"bounds: 3 columns, but the acquisition's model takes d=4"):
+        acqopt.optimize_acqf(logei4, torch.stack([torch.zeros(3), torch.ones(3)]).double(),
+                             budget=600)
+
+
+def test_a_budget_exhausted_inside_the_acquisition_propagates_and_is_not_counted():
+    inner = CountingAcquisition(Bumps(), budget=30)
+    with pytest.raises(acqopt.BudgetExhausted) as caught:
+        acqopt.get_optimizer("lbfgs").optimize(inner, Bumps.bounds.double(), budget=500,
+                                               generator=0)
+    assert caught.value.counter is inner
+    # A wrapping counter counts only what the acquisition answered.
+    outer = CountingAcquisition(CountingAcquisition(Bumps(), budget=30), budget=500)
+    X = torch.rand(20, 1, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    outer(X)
+    with pytest.raises(acqopt.BudgetExhausted):
+        outer(X)
+    assert outer.queries == 20 and outer.calls == 1
+
+
+@pytest.mark.parametrize("method, option, value, words", [
+    ("cma", "sigma0", float("inf"), "sigma0: expected a finite number > 0"),
+    ("snes", "lr_sigma", float("nan"), "lr_sigma: expected a finite number > 0"),
+    ("lbfgs", "eta", float("inf"), "eta: expected a finite number > 0"),
+    ("vo", "natural", "False", "natural: expected True or False"),
+    ("snes", "antithetic", "no", "antithetic: expected True or False"),
+    ("gennes", "calibrate", "no", "calibrate: expected True or False"),
+    ("lbfgs", "fast", 1, "fast: expected True or False"),
+    ("cma", "local", "lbfgs", "local: expected a local search"),
+    ("lbfgs", "local", None, "local: expected a local search"),
+])
+def test_bad_hyperparameters_are_named(method, option, value, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        acqopt.get_optimizer(method, **{option: value})
+
+
+@pytest.mark.parametrize("timeout", ["5", True, -1.0])
+def test_bad_timeouts_are_named(timeout):
+    with pytest.raises(ValueError, match="timeout_sec: expected a number > 0"):
+        acqopt.optimize_acqf(Bumps(), Bumps.bounds.double(), budget=600, timeout_sec=timeout)
+
+
+def test_a_timeout_before_the_first_call_says_so():
+    with pytest.raises(TimeoutError, match="passed before the first acquisition call"):
+        acqopt.optimize_acqf(Bumps(), Bumps.bounds.double(), budget=600, timeout_sec=1e-12,
+                             generator=0)
+
+
+def test_sobol_designs_beyond_sobols_dimensions_fall_back_to_uniform_points():
+    from acqopt.design import sobol
+
+    U = sobol(4, 2, 11000, torch.Generator().manual_seed(0))
+    assert U.shape == (4, 2, 11000) and ((U >= 0) & (U <= 1)).all()
+
+
+class _TwinPeaks(torch.nn.Module):
+    """Two bumps at (0.2, 0.2) and (0.8, 0.8), the first higher by 5e-4, on a model whose
+    training inputs lie around the first."""
+
+    def __init__(self):
+        super().__init__()
+        from botorch.models import SingleTaskGP
+
+        X = 0.2 + 0.05 * torch.rand(8, 2, generator=torch.Generator().manual_seed(0),
+                                    dtype=torch.float64)
+        self.model = SingleTaskGP(X, X.sum(-1, keepdim=True))
+
+    def forward(self, X):
+        c = torch.tensor([[0.2, 0.2], [0.8, 0.8]], dtype=X.dtype)
+        sq = ((X.unsqueeze(-2) - c) ** 2).sum(-1)  # b x q x 2
+        heights = torch.tensor([1.0, 1.0 - 5e-4], dtype=X.dtype)
+        return (heights * torch.exp(-sq / 0.02)).sum(-1).amax(-1)
+
+
+def test_near_equal_far_from_data_returns_the_peak_away_from_the_training_inputs():
+    bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    far = acqopt.get_optimizer("lbfgs", near_equal="far_from_data").optimize(
+        _TwinPeaks(), bounds, generator=0)
+    assert torch.allclose(far.candidates, torch.tensor([[0.8, 0.8]], dtype=torch.float64),
+                          atol=1e-3)
+    best = acqopt.get_optimizer("lbfgs").optimize(_TwinPeaks(), bounds, generator=0)
+    assert torch.allclose(best.candidates, torch.tensor([[0.2, 0.2]], dtype=torch.float64),
+                          atol=1e-3)
+    assert 0 < float(best.acq_value) - float(far.acq_value) <= 1e-3

@@ -127,3 +127,13 @@ def test_bad_cma_config():
         acqopt.get_optimizer("cma", x0=(1.0, 2.0, 3.0)).optimize(
             Bumps(), Bumps.bounds.double(), budget=600, generator=0
         )
+
+
+@pytest.mark.parametrize("method", ["cma", "cma-lbfgs", "cma-linesearch", "cma-adam"])
+def test_cma_works_in_one_dimension(method):
+    # pycma's maxstd handling fails at d = 1 ("not yet initialized"); acqopt caps sigma itself.
+    f = NegatedFunction(lambda X: (X - 0.3).pow(2).sum(-1))
+    bounds = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
+    for seed in range(10):
+        r = acqopt.get_optimizer(method).optimize(f, bounds, budget=500, generator=seed)
+        assert abs(float(r.candidates) - 0.3) < 1e-2

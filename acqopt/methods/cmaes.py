@@ -73,8 +73,6 @@ class CMAES(BaseOptimizer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not hasattr(self.local, "refine"):
-            raise ValueError(f"local: expected a LocalSearch (lbfgs/armijo/adam/none), got {self.local!r}")
         if self.popsize is not None:
             positive_int("popsize", self.popsize, 2)
         positive_float("sigma0", self.sigma0)
@@ -126,6 +124,8 @@ class CMAES(BaseOptimizer):
                 "verb_log": 0,
                 "verb_disp": 0,
             }
+            if n == 1:  # pycma's maxstd fails at d = 1 ("not yet initialized"): capped below
+                opts["maxstd"] = np.inf
             es = cma.CMAEvolutionStrategy(mean, self.sigma0, opts)
             while not es.stop():
                 sampled = np.asarray(es.ask())
@@ -142,6 +142,8 @@ class CMAES(BaseOptimizer):
                 told = refined.U if self.update == "lamarckian" else U
                 es.tell(list(told.reshape(lam, n).cpu().double().numpy()),
                         _fitness(refined.values))
+                if n == 1:
+                    es.sigma = min(es.sigma, self.sigma_cap / math.sqrt(float(es.C[0, 0])))
             if problem.affordable(1) == 0:
                 status = Status.BUDGET_EXHAUSTED
                 break

@@ -1,0 +1,158 @@
+"""The closed-form evaluator: the same values and gradients as BoTorch on every supported
+model, transform and acquisition; BoTorch's path for everything else."""
+
+import pytest
+import torch
+from botorch.acquisition import qLogExpectedImprovement
+from botorch.acquisition.analytic import (
+    ExpectedImprovement,
+    LogExpectedImprovement,
+    LogProbabilityOfImprovement,
+    PosteriorMean,
+    ProbabilityOfImprovement,
+    UpperConfidenceBound,
+)
+from botorch.acquisition.objective import ScalarizedPosteriorTransform
+from botorch.models import ModelListGP, SingleTaskGP
+from botorch.models.transforms.input import Normalize
+from botorch.models.transforms.outcome import Log, Standardize
+from gpytorch.kernels import MaternKernel, PeriodicKernel, RBFKernel, ScaleKernel
+
+import acqopt
+from acqopt.closed_form import ClosedFormGP, Unsupported, closed_form_acquisition
+
+D = 3
+KERNELS = {
+    "scale-matern52-ard": lambda: ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=D)),
+    "matern32": lambda: MaternKernel(nu=1.5),
+    "rbf-ard": lambda: RBFKernel(ard_num_dims=D),
+    "scale-rbf": lambda: ScaleKernel(RBFKernel()),
+}
+ACQUISITIONS = {
+    "ei": lambda m, best: ExpectedImprovement(m, best_f=best),
+    "logei": lambda m, best: LogExpectedImprovement(m, best_f=best),
+    "logei-min": lambda m, best: LogExpectedImprovement(m, best_f=-best, maximize=False),
+    "ucb": lambda m, best: UpperConfidenceBound(m, beta=2.0),
+    "pi": lambda m, best: ProbabilityOfImprovement(m, best_f=best),
+    "logpi": lambda m, best: LogProbabilityOfImprovement(m, best_f=best),
+    "mean": lambda m, best: PosteriorMean(m),
+}
+
+
+def make_model(kernel="scale-matern52-ard", transforms=True, fixed_noise=False, n=25, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = 2.0 + 3.0 * torch.rand(n, D, generator=g, dtype=torch.float64)  # box [2, 5]^3
+    Y = torch.sin(2 * X).sum(-1, keepdim=True) * 4.0 + 1.0
+    kwargs = {"train_Yvar": torch.full_like(Y, 0.01)} if fixed_noise else {}
+    model = SingleTaskGP(
+        X, Y, covar_module=KERNELS[kernel](),
+        input_transform=Normalize(D) if transforms else None,
+        outcome_transform=Standardize(1) if transforms else None, **kwargs,
+    )
+    with torch.no_grad():  # hyperparameters of a plausible fit, not the defaults
+        base = model.covar_module.base_kernel if hasattr(model.covar_module, "base_kernel") \
+            else model.covar_module
+        base.lengthscale = torch.linspace(0.2, 0.6, base.lengthscale.shape[-1],
+                                          dtype=torch.float64)
+        if hasattr(model.covar_module, "outputscale"):
+            model.covar_module.outputscale = torch.tensor(1.7, dtype=torch.float64)
+        if not fixed_noise:
+            model.likelihood.noise = torch.tensor([1e-3], dtype=torch.float64)
+    model.eval()
+    return model, float(Y.max())
+
+
+def compare(acq, fast, seed=1):
+    X = 2.0 + 3.0 * torch.rand(64, 1, D, generator=torch.Generator().manual_seed(seed),
+                               dtype=torch.float64)
+    X_ref, X_fast = X.clone().requires_grad_(True), X.clone().requires_grad_(True)
+    ref, got = acq(X_ref), fast(X_fast)
+    torch.testing.assert_close(got, ref, rtol=1e-9, atol=1e-12)
+    ref.sum().backward()
+    got.sum().backward()
+    torch.testing.assert_close(X_fast.grad, X_ref.grad, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("acquisition", sorted(ACQUISITIONS))
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_matches_botorch_for_every_kernel_and_acquisition(kernel, acquisition):
+    model, best = make_model(kernel)
+    acq = ACQUISITIONS[acquisition](model, best)
+    fast = closed_form_acquisition(acq)
+    assert fast is not None and type(fast) is type(acq)
+    compare(acq, fast)
+
+
+@pytest.mark.parametrize("transforms", [True, False])
+@pytest.mark.parametrize("fixed_noise", [True, False])
+def test_matches_botorch_with_and_without_transforms_and_fixed_noise(transforms, fixed_noise):
+    model, best = make_model(transforms=transforms, fixed_noise=fixed_noise)
+    for name in ("logei", "ucb"):
+        acq = ACQUISITIONS[name](model, best)
+        compare(acq, closed_form_acquisition(acq))
+
+
+def test_the_users_acquisition_is_left_untouched():
+    model, best = make_model()
+    acq = LogExpectedImprovement(model, best_f=best)
+    fast = closed_form_acquisition(acq)
+    assert acq.model is model and fast.model is not model and fast.best_f == acq.best_f
+
+
+def test_unsupported_models_and_acquisitions_take_botorch_path():
+    model, best = make_model()
+    assert closed_form_acquisition(qLogExpectedImprovement(model, best_f=best)) is None
+    weights = torch.ones(1, dtype=torch.float64)
+    transformed = LogExpectedImprovement(
+        model, best_f=best, posterior_transform=ScalarizedPosteriorTransform(weights))
+    assert closed_form_acquisition(transformed) is None
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(10, D, generator=g, dtype=torch.float64)
+    Y = X.sum(-1, keepdim=True)
+    for other in (
+        SingleTaskGP(X, Y, covar_module=PeriodicKernel()),
+        SingleTaskGP(X, Y, covar_module=MaternKernel(nu=0.5)),
+        SingleTaskGP(X, Y.exp(), outcome_transform=Log()),
+    ):
+        assert closed_form_acquisition(PosteriorMean(other)) is None
+    for multi in (SingleTaskGP(X, torch.cat([Y, -Y], -1)),
+                  ModelListGP(SingleTaskGP(X, Y), SingleTaskGP(X, -Y))):
+        with pytest.raises(Unsupported):
+            ClosedFormGP(multi)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_optimize_reports_the_evaluator_and_fast_false_turns_it_off(fast):
+    model, best = make_model()
+    acq = LogExpectedImprovement(model, best_f=best)
+    bounds = torch.tensor([[2.0] * D, [5.0] * D], dtype=torch.float64)
+    r = acqopt.get_optimizer("lbfgs", fast=fast).optimize(acq, bounds, generator=0)
+    assert r.info["evaluator"] == ("closed-form" if fast else "botorch")
+    assert float(r.acq_value) == pytest.approx(float(acq(r.candidates.unsqueeze(0))), rel=1e-9)
+    x, v = acqopt.optimize_acqf(acq, bounds, q=1, num_restarts=4, raw_samples=64, fast=fast,
+                                generator=0)
+    assert float(v) == pytest.approx(float(acq(x.unsqueeze(0))), rel=1e-9)
+
+
+def test_a_disagreeing_closed_form_is_not_used(monkeypatch):
+    import acqopt.closed_form as cf
+
+    original = cf.MeanAndVariance.__init__
+
+    def biased(self, mean, variance):  # a wrong posterior: the check must catch it
+        original(self, mean + 1e-6, variance)
+
+    monkeypatch.setattr(cf.MeanAndVariance, "__init__", biased)
+    model, best = make_model()
+    acq = LogExpectedImprovement(model, best_f=best)
+    bounds = torch.tensor([[2.0] * D, [5.0] * D], dtype=torch.float64)
+    r = acqopt.get_optimizer("lbfgs").optimize(acq, bounds, generator=0)
+    assert r.info["evaluator"] == "botorch (the closed form disagreed)"
+    assert float(r.acq_value) == pytest.approx(float(acq(r.candidates.unsqueeze(0))), rel=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_runs_on_cuda():
+    model, best = make_model()
+    acq = LogExpectedImprovement(model.cuda(), best_f=best)
+    compare(acq.cuda(), closed_form_acquisition(acq))
