@@ -21,6 +21,7 @@ Qiu (2020) ranges and formulas, with the errata of the project design:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cache
 from typing import Callable
@@ -32,8 +33,11 @@ from torch import Tensor
 
 @cache
 def _botorch_function(name: str, dim: int) -> synthetic.SyntheticTestFunction:
+    """BoTorch's test function, defined everywhere: the suites translate optima and evaluate
+    outside the textbook domain, which BoTorch's bounds check would refuse."""
     cls = getattr(synthetic, name)
-    return cls(dim=dim) if dim else cls()
+    unbounded = [(-math.inf, math.inf)] * (dim or cls.dim)
+    return cls(dim=dim, bounds=unbounded) if dim else cls(bounds=unbounded)
 
 
 def _from_botorch(name: str, fixed_dim: bool = False) -> Callable[[Tensor], Tensor]:

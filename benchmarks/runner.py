@@ -70,10 +70,13 @@ def run_tasks(
     """Runs the tasks whose key is not yet in ``out``; returns how many ran. ``command`` (the
     command line that asked for them) is stored in every record."""
     done = done_keys(out)
-    todo = [t for t in tasks if t.key not in done]
-    bar = _bar(len(tasks), len(tasks) - len(todo), progress)
+    if all(t.key in done for t in tasks):
+        return 0  # nothing to do: the file is not opened (it may be read-only)
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
-    with Appender(out) as store:
+    with Appender(out) as store:  # locks the file and repairs its last line first
+        done = done_keys(out)
+        todo = [t for t in tasks if t.key not in done]
+        bar = _bar(len(tasks), len(tasks) - len(todo), progress)
         if executor == "ray":
             _run_ray(todo, store, bar, address, workers, command)
         elif workers <= 1:
@@ -82,7 +85,7 @@ def run_tasks(
                 store.append({**_execute(task, threads), "command": command})
                 bar.update()
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent) as pool:
                 futures = {pool.submit(_execute, t, threads): t for t in todo}
                 for fut in as_completed(futures):
                     store.append({**fut.result(), "command": command})
@@ -90,6 +93,17 @@ def run_tasks(
                     bar.update()
     bar.close()
     return len(todo)
+
+
+def _die_with_parent() -> None:
+    """Asks Linux to end this worker when its parent dies (even by kill -9)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: workers end when their queue closes
+        pass
 
 
 def _run_ray(todo, store, bar, address, workers, command) -> None:

@@ -242,3 +242,40 @@ def test_results_page_lists_the_commands_that_made_its_records(tmp_path):
     assert "1 runs made before commands were recorded\n" in text
     (tmp_path / "legacy-commands.json").write_text('{"bo-full.jsonl": "python -m old"}')
     assert "1 runs made before commands were recorded: `python -m old`" in provenance(records, path)
+
+
+def test_store_keeps_a_whole_record_that_lost_its_newline(tmp_path):
+    from benchmarks.runner import Task, run_tasks
+
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"key": "a", "x": 1}\n{"key": "b", "x": 2}')  # newline lost, record whole
+    ran = run_tasks([Task("a", dict), Task("b", dict), Task("c", dict)], path, progress=False)
+    assert ran == 1  # only c: b is a record, kept and counted as done
+    assert [r["key"] for r in read(path)] == ["a", "b", "c"]
+
+
+def test_store_skips_lines_that_are_not_records_and_dedupes_by_key(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"key": "a"}\n5\nnull\n{"key": "a", "late": 1}\n{"key": "b"}\n')
+    with pytest.warns(UserWarning, match="skipped 2 line"):
+        records = read(path)
+    assert records == [{"key": "a"}, {"key": "b"}]
+
+
+def test_a_second_writer_is_refused_and_a_read_only_finished_file_is_fine(tmp_path, monkeypatch):
+    from benchmarks.runner import Task, run_tasks
+    from benchmarks.store import StoreLocked
+
+    path = tmp_path / "r.jsonl"
+    with Appender(path) as first:
+        first.append({"key": "a"})
+        with pytest.raises(StoreLocked, match="being written by another run"):
+            Appender(path)
+    # Nothing left to do: the file is not opened for writing at all (so read-only is fine).
+    import benchmarks.runner as runner
+
+    def refuse(path):
+        raise PermissionError(path)
+
+    monkeypatch.setattr(runner, "Appender", refuse)
+    assert run_tasks([Task("a", dict)], path, progress=False) == 0
