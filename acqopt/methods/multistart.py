@@ -17,7 +17,7 @@ from torch import Tensor
 
 from acqopt.base import BaseOptimizer, Status, positive_float, positive_int
 from acqopt.counting import Problem
-from acqopt.design import check_design, initial_points
+from acqopt.design import best_training_points, check_design, initial_points
 from acqopt.local.base import LocalResult
 from acqopt.local.searches import ProjectedLBFGS
 from acqopt.registry import register
@@ -56,6 +56,35 @@ def record_local_optima(problem: Problem, results: list[LocalResult]) -> None:
     problem.info["local_iterations"] = int(sum(int(r.iterations.sum()) for r in results))
 
 
+NEAR_EQUAL = ("best", "far_from_data")
+
+
+def choose_among_near_equal(problem: Problem, tolerance: float) -> None:
+    """Returns, among the local optima within ``tolerance`` of the best value, the one farthest
+    from the model's training inputs (largest distance to the nearest, in the unit cube).
+
+    Maximisers of EI often form ridges or clusters of equal value; which one a multi-start
+    search returns is then decided by where its starts were, and near the incumbent it tends to
+    propose near-duplicates of evaluated points. The returned value is within ``tolerance`` of
+    the best found (``info["near_equal_chosen"]`` says whether another point was chosen).
+    """
+    optima, values = problem.info.get("local_optima"), problem.info.get("local_values")
+    data = best_training_points(problem, None)
+    if optima is None or data is None or problem.q != 1:
+        return
+    U = problem.to_unit(optima).reshape(-1, problem.d).cpu().double()
+    values = values.cpu().double()
+    near = torch.isfinite(values) & (values >= problem.best_value.cpu().double() - tolerance)
+    if int(near.sum()) < 2:
+        return
+    spread = torch.cdist(U[near], data).amin(-1)
+    i = int(near.nonzero().flatten()[int(spread.argmax())])
+    chosen = U[i].to(problem.bounds).reshape(1, problem.d)
+    if not torch.equal(chosen, problem.best_u.reshape(1, problem.d)):
+        problem.best_u, problem.best_value = chosen, values[i].to(problem.bounds)
+        problem.info["near_equal_chosen"] = True
+
+
 def refine_warm_starts(problem: Problem, local: ProjectedLBFGS) -> list[LocalResult]:
     """BoTorch's ``batch_initial_conditions`` as the first round's starts: ``[]`` or one result."""
     warm = problem.take_initial()
@@ -75,6 +104,10 @@ class RepeatedLBFGS(BaseOptimizer):
         eta: Boltzmann temperature on standardised values (BoTorch's default 1.0).
         rounds: Rounds when ``budget`` is None; with a budget, rounds go on while one fits.
         local: The batched projected L-BFGS component.
+        near_equal: Which maximiser to return: "best" (the highest value found) or
+            "far_from_data" (among the local optima within ``near_equal_tol`` of the best, the
+            one farthest from the training inputs; :func:`choose_among_near_equal`).
+        near_equal_tol: The tolerance of "far_from_data", in acquisition units.
     """
 
     # Defaults measured on the landscape benchmark at budgets matched to BoTorch 10x512:
@@ -87,9 +120,14 @@ class RepeatedLBFGS(BaseOptimizer):
     eta: float = 1.0
     rounds: int = 1
     local: ProjectedLBFGS = field(default_factory=ProjectedLBFGS)
+    near_equal: str = "best"
+    near_equal_tol: float = 1e-3
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.near_equal not in NEAR_EQUAL:
+            raise ValueError(f"near_equal: expected one of {NEAR_EQUAL}, got {self.near_equal!r}")
+        positive_float("near_equal_tol", self.near_equal_tol)
         positive_int("num_restarts", self.num_restarts)
         positive_int("raw_samples", self.raw_samples)
         positive_int("rounds", self.rounds)
@@ -127,6 +165,8 @@ class RepeatedLBFGS(BaseOptimizer):
             values[starts] = float("-inf")
             extra += n
         record_local_optima(problem, optima)
+        if self.near_equal == "far_from_data":
+            choose_among_near_equal(problem, self.near_equal_tol)
         problem.info.update(rounds=rounds, extra_starts=extra)
         status = Status.BUDGET_EXHAUSTED if budgeted else Status.CONVERGED
         return status, (

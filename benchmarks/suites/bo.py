@@ -43,8 +43,12 @@ PROBLEMS = {
     "rosenbrock-d8": dict(n_init=16, n_iter=50),
     "hartmann6-d30": dict(n_init=30, n_iter=50),
 }
-METHODS = ("botorch", "botorch-20x1024", "lbfgs", "lbfgs:design=sobol", "cma-lbfgs", "gennes",
-           "lbfgs-uniform")
+# The default, BoTorch, and the variants that test the mechanism of issue 12: BoTorch's start
+# setting in lbfgs (10x512 Sobol: does the local search or the design decide?) and the
+# near-equal rule (does the place among equal maximisers decide?).
+METHODS = ("botorch", "botorch-20x1024", "lbfgs", "lbfgs:design=sobol",
+           "lbfgs:num_restarts=10,raw_samples=512,design=sobol",
+           "lbfgs:near_equal=far_from_data", "cma-lbfgs", "gennes", "lbfgs-uniform")
 PROFILES = {
     "smoke": dict(problems=["branin"], acqs=["logei"], reps=1, n_iter=2, budget=300,
                   methods=["lbfgs", "botorch"]),
