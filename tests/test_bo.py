@@ -138,3 +138,51 @@ def test_demo_prints_both_tables_and_a_two_line_summary():
     summary = lines[lines.index("Summary:") + 1:]
     assert len(summary) == 2 and summary[0].startswith("LOGEI: ") and summary[1].startswith("EI: ")
     assert "methods reach BoTorch's value" in summary[0]
+
+
+@pytest.mark.parametrize("param", [
+    lambda: Real("x", 0.0, math.inf), lambda: Real("x", math.nan, 1.0), lambda: Real("x", 1.0, 1.0),
+    lambda: Real("x", 0.0, 1.0, log=True), lambda: Real("x", "0", 1.0),
+    lambda: Real("x", 0.1, 1.0, log="yes"), lambda: Integer("n", 0, 2.5),
+    lambda: Integer("n", False, 3),
+])
+def test_space_rejects_bad_dimensions(param):
+    with pytest.raises(ValueError, match="x|n"):
+        param()
+
+
+@pytest.mark.parametrize("n_init, n_iter", [(1.5, 2), (2, 1.5), (0, 2), (True, 2)])
+def test_minimize_rejects_non_integer_counts(n_init, n_iter):
+    with pytest.raises(ValueError, match="n_init|n_iter"):
+        minimize(quadratic, SPACE, n_init=n_init, n_iter=n_iter, progress=False)
+
+
+def test_non_numbers_from_the_objective_are_failures():
+    answers = iter(["1.5", True, None, 0.5, 0.25])
+    h = minimize(lambda p: next(answers), SPACE, n_init=5, n_iter=0, progress=False)
+    assert [e is not None for e in h.errors] == [True, True, True, False, False]
+    assert "not a real number" in h.errors[0] and h.best_value == 0.25
+
+
+def test_a_failed_proposal_is_recorded_and_the_loop_goes_on():
+    class Broken:
+        name = "broken"
+
+        def optimize(self, *args, **kwargs):
+            raise RuntimeError("the optimiser fell over")
+
+    h = minimize(quadratic, SPACE, n_init=3, n_iter=2, method=Broken(), progress=False)
+    assert len(h) == 5 and all(math.isfinite(v) for v in h.values)
+    assert all("the optimiser fell over" in p["failed"] for p in h.proposals[3:])
+
+
+def test_resuming_checks_method_seed_and_space():
+    h = minimize(quadratic, SPACE, n_init=3, n_iter=0, seed=1, progress=False)
+    with pytest.raises(ValueError, match="seed 1, not 2"):
+        minimize(quadratic, SPACE, n_init=3, n_iter=1, seed=2, history=h, progress=False)
+    with pytest.raises(ValueError, match="method 'lbfgs', not 'cma'"):
+        minimize(quadratic, SPACE, n_init=3, n_iter=1, seed=1, method="cma", history=h,
+                 progress=False)
+    other = Space([Real("z", 0.0, 1.0)])
+    with pytest.raises(ValueError, match="parameters"):
+        minimize(lambda p: p["z"], other, n_init=3, n_iter=1, seed=1, history=h, progress=False)

@@ -38,9 +38,11 @@ class History:
             value within ``NEAR_EQUAL_TOL``) and ``near_equal_far`` (those of them farther than
             ``FAR`` from the returned point).
         method: The acquisition optimiser's name.
+        seed: The run's seed (its initial design); None if not recorded.
     """
 
     method: str
+    seed: int | None = None
     params: list[dict[str, Any]] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     errors: list[str | None] = field(default_factory=list)
@@ -148,8 +150,9 @@ def minimize(
     """
     if acquisition not in ACQUISITIONS:
         raise ValueError(f"acquisition: expected one of {ACQUISITIONS}, got {acquisition!r}")
-    if n_init < 1 or n_iter < 0:
-        raise ValueError(f"n_init, n_iter: expected n_init >= 1 and n_iter >= 0, got {n_init}, {n_iter}")
+    for arg, value, least in (("n_init", n_init, 1), ("n_iter", n_iter, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{arg}: expected an int >= {least}, got {value!r}")
     if isinstance(method, str):
         options = dict(method_options or {})
         if method == "vo" and space.integer_dims and "integer_dims" not in options:
@@ -163,8 +166,11 @@ def minimize(
             f"with an optimize() method (without method_options), got {method!r}"
         )
     name = getattr(optimizer, "name", type(optimizer).__name__)
-    history = history if history is not None else History(method=name)
     seed = 0 if seed is None else seed
+    if history is None:
+        history = History(method=name, seed=seed)
+    else:
+        _check_resume(history, space, name, seed)
     design = sobol(n_init, 1, space.d, torch.Generator().manual_seed(seed)).reshape(n_init, -1)
     total = n_init + n_iter
     from tqdm import tqdm
@@ -177,8 +183,13 @@ def minimize(
         if step < n_init:
             u = space.round_unit(design[step])
         else:
-            u, queries, times, proposal = _propose(history, space, optimizer, acquisition, budget,
-                                                   seed + step)
+            try:
+                u, queries, times, proposal = _propose(history, space, optimizer, acquisition,
+                                                       budget, seed + step)
+            except Exception as exc:  # noqa: BLE001 - recorded; the loop goes on
+                u = _random_point(space, seed + step)
+                proposal = {"failed": "".join(traceback.format_exception_only(type(exc), exc))
+                            .strip() + "; a random point was evaluated instead"}
         params = space.to_params(u)
         value, error = _evaluate(objective, params)
         history.append(params, value, error, queries, time.perf_counter() - start, *times,
@@ -197,12 +208,29 @@ NEAR_EQUAL_TOL = 1e-3
 FAR = 0.1
 
 
+def _check_resume(history: History, space: Space, name: str, seed: int) -> None:
+    """Raises ``ValueError`` saying what differs when ``history`` is not a run of this loop."""
+    if history.method != name:
+        raise ValueError(f"history: it was made with method {history.method!r}, not {name!r}")
+    if history.seed is not None and history.seed != seed:
+        raise ValueError(f"history: it was made with seed {history.seed}, not {seed} (its "
+                         "initial design would be mixed with another)")
+    names = set(space.names)
+    for params in history.params:
+        if set(params) != names:
+            raise ValueError(f"history: its parameters {sorted(params)} differ from the "
+                             f"space's {sorted(names)}")
+
+
+def _random_point(space: Space, seed: int) -> Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return space.round_unit(torch.rand(space.d, generator=g, dtype=torch.float64))
+
+
 def _propose(history, space, optimizer, acquisition, budget, seed):
     ok = [i for i, v in enumerate(history.values) if math.isfinite(v)]
     if len(ok) < 2:  # nothing to model yet: a random point
-        g = torch.Generator().manual_seed(seed)
-        u = space.round_unit(torch.rand(space.d, generator=g, dtype=torch.float64))
-        return u, 0, (0.0, 0.0), None
+        return _random_point(space, seed), 0, (0.0, 0.0), None
     X = torch.stack([space.to_unit(history.params[i]) for i in ok])
     Y = -torch.tensor([history.values[i] for i in ok], dtype=torch.float64).unsqueeze(-1)
     start = time.perf_counter()
@@ -233,7 +261,10 @@ def _propose(history, space, optimizer, acquisition, budget, seed):
 
 def _evaluate(objective, params) -> tuple[float, str | None]:
     try:
-        value = float(objective(params))
+        raw = objective(params)
+        if raw is None or isinstance(raw, (bool, str, bytes)):
+            return math.nan, f"objective returned {raw!r}, not a real number"
+        value = float(raw)
     except Exception as exc:  # noqa: BLE001 - any failure of the user's objective is recorded
         return math.nan, "".join(traceback.format_exception_only(type(exc), exc)).strip()
     if not math.isfinite(value):

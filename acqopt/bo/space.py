@@ -26,8 +26,15 @@ class Real:
     log: bool = False
 
     def __post_init__(self) -> None:
+        for bound in (self.low, self.high):
+            if (isinstance(bound, bool) or not isinstance(bound, (int, float))
+                    or not math.isfinite(bound)):
+                raise ValueError(f"{self.name}: expected finite real bounds, got {self.low}, "
+                                 f"{self.high}")
         if not self.low < self.high:
             raise ValueError(f"{self.name}: expected low < high, got {self.low}, {self.high}")
+        if not isinstance(self.log, bool):
+            raise ValueError(f"{self.name}: log must be True or False, got {self.log!r}")
         if self.log and self.low <= 0:
             raise ValueError(f"{self.name}: a log-scale parameter needs low > 0, got {self.low}")
 
@@ -41,7 +48,8 @@ class Integer:
     high: int
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.low, int) and isinstance(self.high, int) and self.low < self.high):
+        if not (isinstance(self.low, int) and isinstance(self.high, int) and self.low < self.high
+                and not isinstance(self.low, bool) and not isinstance(self.high, bool)):
             raise ValueError(f"{self.name}: expected ints low < high, got {self.low}, {self.high}")
 
 
