@@ -42,3 +42,39 @@ def test_rejects_what_it_cannot_honour():
         f(x, y[:, :1], y[:, 1:], b, None)
     with pytest.raises(ValueError, match="acquisition"):
         candidates_func(acquisition="ucb")
+
+
+def _objective(trial):
+    x, y = trial.suggest_float("x", -3, 3), trial.suggest_float("y", 0.1, 10, log=True)
+    trial.set_user_attr("constraint", (x - 2.0,))  # feasible when x <= 2
+    return (x - 1.2) ** 2 + (y - 2) ** 2
+
+
+@pytest.mark.parametrize("case", ["single", "constrained", "two-objective", "running"])
+def test_swap_optimizer_keeps_optunas_model_and_swaps_the_maximiser(case, monkeypatch):
+    import acqopt
+    from acqopt.integrations.optuna import swap_optimizer
+
+    used = []
+    original = acqopt.api.get_optimizer
+
+    def spy(name, **options):  # every acquisition maximisation goes through acqopt
+        used.append(name)
+        return original(name, **options)
+
+    monkeypatch.setattr(acqopt.api, "get_optimizer", spy)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    kwargs = dict(candidates_func=swap_optimizer("lbfgs"), n_startup_trials=5, seed=0)
+    if case == "constrained":
+        kwargs["constraints_func"] = lambda t: t.user_attrs["constraint"]
+    if case == "running":
+        kwargs["consider_running_trials"] = True
+    sampler = optuna_integration.BoTorchSampler(**kwargs)
+    if case == "two-objective":
+        study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+        study.optimize(lambda t: (_objective(t), t.params["x"] ** 2), n_trials=9)
+    else:
+        study = optuna.create_study(direction="minimize", sampler=sampler)
+        study.optimize(_objective, n_trials=9)
+    assert len(study.trials) == 9 and all(t.state.name == "COMPLETE" for t in study.trials)
+    assert used.count("lbfgs") >= 5  # at creation, then once per BO trial (4)

@@ -1,18 +1,24 @@
-"""A ``candidates_func`` for optuna-integration's ``BoTorchSampler`` that uses any acqopt method.
+"""acqopt inside optuna-integration's ``BoTorchSampler``.
 
-Example:
+:func:`swap_optimizer` keeps Optuna's own candidates functions (its model, acquisition,
+constraints, multi-objective handling, running trials) and swaps only the acquisition
+maximiser for an acqopt method:
+
     >>> import optuna
     >>> from optuna_integration import BoTorchSampler
-    >>> from acqopt.integrations.optuna import candidates_func
-    >>> sampler = BoTorchSampler(candidates_func=candidates_func("cma-lbfgs", budget=1000))
+    >>> from acqopt.integrations.optuna import swap_optimizer
+    >>> sampler = BoTorchSampler(candidates_func=swap_optimizer("cma-lbfgs"))
     >>> study = optuna.create_study(sampler=sampler)
 
-Needs the ``optuna`` extra (``pip install "acqopt[optuna]"``). Single objective without
-constraints; the GP is acqopt's ARD Matern-5/2 on inputs normalised to the unit cube.
+:func:`candidates_func` replaces the model too (acqopt's ARD Matern-5/2 GP and LogEI/EI;
+single objective, no constraints). Both need the ``optuna`` extra (``pip install
+"acqopt[optuna]"``).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any, Callable
 
 import torch
@@ -63,3 +69,54 @@ def candidates_func(
         return (bounds[0] + result.candidates * (bounds[1] - bounds[0])).to(train_x)
 
     return func
+
+
+def swap_optimizer(method: str = "lbfgs", candidates_func: Callable | None = None,
+                   **options: Any) -> Callable:
+    """Optuna's candidates function with its ``optimize_acqf`` call answered by acqopt.
+
+    Args:
+        method: The acqopt method.
+        candidates_func: One of ``optuna_integration.botorch``'s candidates functions (or any
+            function that calls BoTorch's ``optimize_acqf`` through a module-level name);
+            None picks Optuna's default per call, as ``BoTorchSampler`` does: LogEI for one
+            objective, qEI when running trials are considered, qEHVI for 2-3 objectives, EHVI
+            or qParEGO beyond.
+        **options: Keyword arguments for :func:`acqopt.optimize_acqf` (``budget``, method fields).
+
+    Returns:
+        ``candidates_func(train_x, train_obj, train_con, bounds, pending_x)`` for
+        ``BoTorchSampler``. The swap holds for the duration of each call (not thread-safe).
+    """
+    from acqopt.api import optimize_acqf
+
+    get_optimizer(method)  # an unknown name fails here, not at the first BO trial
+    maximiser = functools.partial(optimize_acqf, method=method, **options)
+
+    def func(train_x, train_obj, train_con, bounds, pending_x):
+        base = candidates_func or _optuna_default(train_obj.shape[-1], train_con is not None,
+                                                  pending_x is not None)
+        names = inspect.unwrap(base).__globals__  # Optuna's decorators wrap its functions
+        if "optimize_acqf" not in names:
+            raise ValueError(f"candidates_func: {base.__name__} does not call optimize_acqf "
+                             "through a module-level name, so it cannot be swapped")
+        original = names["optimize_acqf"]
+        names["optimize_acqf"] = maximiser
+        try:
+            return base(train_x, train_obj, train_con, bounds, pending_x)
+        finally:
+            names["optimize_acqf"] = original
+
+    return func
+
+
+def _optuna_default(n_objectives: int, has_constraint: bool, running: bool) -> Callable:
+    """The candidates function ``BoTorchSampler`` picks by default (optuna-integration 4-5)."""
+    from optuna_integration import botorch as ob
+
+    if n_objectives > 3:
+        return ob.qparego_candidates_func if has_constraint or running else \
+            ob.ehvi_candidates_func
+    if n_objectives > 1:
+        return ob.qehvi_candidates_func
+    return ob.qei_candidates_func if running else ob.logei_candidates_func
