@@ -165,7 +165,9 @@ def report(records: list[dict], path: Path, profile: str) -> str:
     bo_figure(records, figure)
     sections = [bo_table(records), bo_against_botorch(records), bo_mechanism(records),
                 bo_verdicts(records)]
-    return (f"# End-to-end BO ({profile} profile)\n\n![curves]({figure.name})\n\n"
+    # bo-paper30.jsonl holds the first full profile (30 BO steps per problem, acqopt only).
+    title = "first full profile, 30 BO steps" if profile == "paper30" else f"{profile} profile"
+    return (f"# End-to-end BO ({title})\n\n![curves]({figure.name})\n\n"
             + "\n\n".join(s for s in sections if s) + "\n")
 
 
