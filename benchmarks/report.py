@@ -53,8 +53,19 @@ def provenance(records: list[dict], path: Path) -> str:
         legacy = json.loads(legacy_file.read_text()) if legacy_file.exists() else {}
         said = f": `{legacy[path.name]}` (as the page said then)" if path.name in legacy else ""
         lines.append(f"- {commands[None]} runs made before commands were recorded{said}")
-    return (f"\nRecords: `{path.name}`, made by:\n\n" + "\n".join(lines) + "\n\nThen `python -m "
-            "benchmarks report`. Runs are resumable: a command run again skips what is done.\n")
+    default = Path(__file__).parent / "results"
+    out = "" if path.parent.resolve() == default.resolve() else f" --out {_shown(path.parent)}"
+    each = f" (each with `{out.strip()}`)" if out else ""
+    return (f"\nRecords: `{path.name}`, made by{each}:\n\n" + "\n".join(lines) + f"\n\nThen `python -m benchmarks report{out}`. Runs are "
+            "resumable: a command run again skips what is done.\n")
+
+
+def _shown(directory: Path) -> str:
+    """``directory`` relative to the repository when it is inside it."""
+    try:
+        return str(directory.resolve().relative_to(Path(__file__).resolve().parents[1]))
+    except ValueError:
+        return str(directory)
 
 
 def report(out: Path) -> str:
