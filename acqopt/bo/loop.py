@@ -32,8 +32,9 @@ class History:
         fit_time: Seconds of that step spent fitting the GP (0 for the initial design).
         acq_time: Seconds of that step spent maximising the acquisition.
         proposals: None for the initial design; else the proposal's diagnostics in the unit
-            cube of the space: ``acq_value``, ``dist_incumbent`` (to the best point so far),
-            ``dist_data`` (to the nearest evaluated point), and, when the optimiser reports
+            cube of the space: ``evaluator`` (which answered the acquisition, see
+            :mod:`acqopt.closed_form`), ``acq_value``, ``dist_incumbent`` (to the best point so
+            far), ``dist_data`` (to the nearest evaluated point), and, when the optimiser reports
             where its local searches ended, ``near_equal`` (how many of them reached the best
             value within ``NEAR_EQUAL_TOL``) and ``near_equal_far`` (those of them farther than
             ``FAR`` from the returned point).
@@ -245,6 +246,7 @@ def _propose(history, space, optimizer, acquisition, budget, seed):
     u = space.round_unit(raw)
     incumbent = X[int(Y.argmax())]
     proposal = {
+        "evaluator": result.info.get("evaluator"),
         "acq_value": float(result.acq_value),
         "dist_incumbent": float((raw - incumbent).norm()),
         "dist_data": float((X - raw).norm(dim=-1).min()),
