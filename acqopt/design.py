@@ -105,6 +105,8 @@ def initial_points(
         U = sobol(n, q, d, generator)
     else:
         n_best = n if design == "around_best" else int(round(around_best_fraction * n))
+        if n_best == 0:  # too few raw samples for a share around the best
+            return sobol(n, q, d, generator).to(device=problem.device, dtype=problem.dtype)
         near = around_best(problem, n_best, generator)
         if near is None:
             near = sobol(n_best, q, d, generator)
