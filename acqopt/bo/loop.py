@@ -143,8 +143,9 @@ def minimize(
         progress: Show a progress bar (tqdm).
         history: A previous run's history to resume; its evaluations count towards
             ``n_init + n_iter``.
-        method_options: Fields of the method's config. With ``method="vo"`` the space's
-            integer parameters are passed as ``integer_dims`` unless given.
+        method_options: Fields of the method's config. A method that rounds integer
+            coordinates (the value-only family: ``snes``, ``es-grad``, ``vo``, ``lgso``) gets
+            the space's integer parameters as ``integer_dims`` unless given.
 
     Returns:
         The :class:`History`.
@@ -156,9 +157,10 @@ def minimize(
             raise ValueError(f"{arg}: expected an int >= {least}, got {value!r}")
     if isinstance(method, str):
         options = dict(method_options or {})
-        if method == "vo" and space.integer_dims and "integer_dims" not in options:
-            options["integer_dims"] = space.integer_dims
         optimizer = get_optimizer(method, **options)
+        if (space.integer_dims and "integer_dims" not in options
+                and "integer_dims" in optimizer.config()):
+            optimizer = get_optimizer(method, **options, integer_dims=space.integer_dims)
     elif hasattr(method, "optimize") and not method_options:
         optimizer = method
     else:

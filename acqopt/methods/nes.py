@@ -58,39 +58,70 @@ def centred_ranks(values: Tensor) -> Tensor:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _SearchDistribution(BaseOptimizer):
-    """Shared by the three: population, initial mean (best raw sample) and step."""
+class ValueOnly(BaseOptimizer):
+    """Shared by the methods that read acquisition values only: the start (the best of a
+    raw-sample batch) and evaluation in the unit cube, integer coordinates rounded.
 
-    population: int = 20
-    sigma0: float = 0.3
+    ``integer_dims`` lists flat indices (``q*d`` layout) of integer parameters: candidates are
+    evaluated at points rounded in ``bounds`` coordinates, so a smooth search over the
+    continuous relaxation sees the rounded acquisition.
+    """
+
     raw_samples: int = 256
     design: str = "sobol"
+    integer_dims: tuple[int, ...] = ()
     default_budget_queries: int | None = 2048
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        positive_int("population", self.population, 2)
-        positive_float("sigma0", self.sigma0)
         positive_int("raw_samples", self.raw_samples)
         check_design(self.design)
+        if any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in self.integer_dims):
+            raise ValueError(f"integer_dims: expected non-negative ints, got {self.integer_dims!r}")
         if self.default_budget_queries is None:
             raise ValueError("default_budget_queries: expected an int >= 1 (the method runs "
                              "until its budget is spent), got None")
-
-    def min_budget(self, q: int, d: int) -> int:
-        return self.raw_samples + self.population
 
     def _start(self, problem: Problem, generator: torch.Generator) -> Tensor:
         """The best of a raw-sample batch, flat (``q*d``), float64 on the CPU."""
         U = initial_points(self.design, problem, self.raw_samples, generator)
         Z = U.reshape(U.shape[0], -1).double().cpu()
-        values = self._evaluate(problem, Z)  # through _evaluate: integer dims are rounded
+        values = self._evaluate(problem, Z)
         return Z[int(values.argmax())]
 
     def _evaluate(self, problem: Problem, Z: Tensor) -> Tensor:
-        """Values at ``Z`` (``n x q*d``, CPU float64) projected into the cube."""
-        U = Z.clamp(0.0, 1.0).to(problem.bounds).reshape(-1, problem.q, problem.d)
+        """Values at ``Z`` (``n x q*d``, CPU float64) projected into the cube, integer
+        coordinates rounded."""
+        Z = Z.clamp(0.0, 1.0)
+        if self.integer_dims:
+            n = problem.q * problem.d
+            if max(self.integer_dims) >= n:
+                raise ValueError(
+                    f"integer_dims: indices must be below q*d={n}, got {self.integer_dims}")
+            lower = problem.lower.double().cpu().repeat(problem.q)
+            scale = problem.scale.double().cpu().repeat(problem.q)
+            X = lower + Z * scale
+            idx = list(self.integer_dims)
+            X[:, idx] = X[:, idx].round().clamp(lower[idx].ceil(), (lower + scale)[idx].floor())
+            Z = ((X - lower) / scale).clamp(0.0, 1.0)
+        U = Z.to(problem.bounds).reshape(-1, problem.q, problem.d)
         return problem.value(U).double().cpu()
+
+
+@dataclass(frozen=True, kw_only=True)
+class _SearchDistribution(ValueOnly):
+    """Shared by the three: population and initial step."""
+
+    population: int = 20
+    sigma0: float = 0.3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        positive_int("population", self.population, 2)
+        positive_float("sigma0", self.sigma0)
+
+    def min_budget(self, q: int, d: int) -> int:
+        return self.raw_samples + self.population
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,16 +229,14 @@ class VariationalOptimization(_SearchDistribution):
     ``1/sigma^2`` factors),
     which on smooth functions lets sigma blow up or stall (Havtorn's Himmelblau example).
 
-    ``integer_dims`` lists flat indices (``q*d`` layout) of integer parameters: candidates are
-    evaluated at points rounded in ``bounds`` coordinates, and the Gaussian over the continuous
-    relaxation smooths the rounded acquisition.
+    With ``integer_dims`` (see :class:`ValueOnly`), the Gaussian over the continuous relaxation
+    smooths the rounded acquisition.
 
     Attributes:
         lr: Step size for the mean.
         lr_logvar: Step size for the variance: on log sigma^2 (natural) or on sigma^2 (regular,
             Havtorn's parameters; the variance is floored at exp(-60)).
         natural: Natural (True) or regular (False) gradients.
-        integer_dims: Indices of integer-valued coordinates.
         min_sigma: Lower bound on sigma (keeps integer dimensions explorable); 0 for none.
     """
 
@@ -215,7 +244,6 @@ class VariationalOptimization(_SearchDistribution):
     lr: float = 1.0
     lr_logvar: float = 0.2
     natural: bool = True
-    integer_dims: tuple[int, ...] = ()
     min_sigma: float = 0.0
 
     def __post_init__(self) -> None:
@@ -224,21 +252,6 @@ class VariationalOptimization(_SearchDistribution):
         positive_float("lr_logvar", self.lr_logvar)
         if self.min_sigma < 0:
             raise ValueError(f"min_sigma: expected a number >= 0, got {self.min_sigma!r}")
-        if any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in self.integer_dims):
-            raise ValueError(f"integer_dims: expected non-negative ints, got {self.integer_dims!r}")
-
-    def _evaluate(self, problem: Problem, Z: Tensor) -> Tensor:
-        if not self.integer_dims:
-            return super()._evaluate(problem, Z)
-        n = problem.q * problem.d
-        if max(self.integer_dims) >= n:
-            raise ValueError(f"integer_dims: indices must be below q*d={n}, got {self.integer_dims}")
-        lower = problem.lower.double().cpu().repeat(problem.q)
-        scale = problem.scale.double().cpu().repeat(problem.q)
-        X = lower + Z.clamp(0.0, 1.0) * scale
-        idx = list(self.integer_dims)
-        X[:, idx] = X[:, idx].round().clamp(lower[idx].ceil(), (lower + scale)[idx].floor())
-        return super()._evaluate(problem, (X - lower) / scale)
 
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
         n = problem.q * problem.d
