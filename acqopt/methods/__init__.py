@@ -1,3 +1,3 @@
 """One module per method; importing this package registers them all."""
 
-from acqopt.methods import cmaes, gennes, multistart, nes  # noqa: F401
+from acqopt.methods import cmaes, gennes, lgso, multistart, nes  # noqa: F401
