@@ -5,6 +5,7 @@ Examples:
   python -m benchmarks run landscapes --profile full --methods botorch lbfgs cma-lbfgs --seeds 5
   python -m benchmarks run global --profile medium --workers 2
   python -m benchmarks run bo --profile quick
+  python -m benchmarks run global --profile medium --only global/rosenbrock   # one table
   python -m benchmarks run global --profile quick --executor ray --workers 2   # local Ray
   python -m benchmarks run landscapes --executor ray --address auto            # a cluster
   python -m benchmarks report
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="smoke: seconds; quick: < 5 min; medium (global): 1e4 evaluations")
     run.add_argument("--methods", nargs="+", help="method names ('botorch' for BoTorch itself)")
     run.add_argument("--seeds", type=int, help="seeds (folds) per problem; the profile's if unset")
+    run.add_argument("--only", help="run only the tasks whose key contains this text "
+                     "(e.g. 'global/rosenbrock', 'bo/branin/')")
     run.add_argument("--executor", choices=["local", "ray"], default="local")
     run.add_argument("--address", help="Ray cluster address (with --executor ray)")
     run.add_argument("--workers", type=int, default=1, help="worker processes (local), or CPUs of a local Ray instance "
@@ -52,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.runner import run_tasks
 
         tasks = SUITES[args.suite].tasks(args.profile, args.methods, args.seeds)
+        if args.only:
+            tasks = [t for t in tasks if args.only in t.key]
         path = args.out / f"{args.suite}-{args.profile}.jsonl"
         # The exact command, stored in every record and listed on the results page. --out and
         # --no-progress do not change what runs, so they are left out.

@@ -106,7 +106,8 @@ def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Ta
     # Fold-major, so a run stopped early holds whole folds of every cell.
     for fold in range(seeds or p["folds"]):
         for name, d in p["table1"]:
-            for method in methods or p["methods"] or DEFAULT_METHODS:
+            for method in [m for m in methods or p["methods"] or DEFAULT_METHODS
+                           if m in acqopt.available_methods()]:
                 key = f"global/table1/{name}-d{d}/{fold}/{method}/{p['budget']}"
                 out.append(Task(key, run_table1, dict(name=name, d=d, fold=fold, method=method,
                                                       budget=p["budget"]),
