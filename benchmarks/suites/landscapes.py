@@ -4,6 +4,13 @@ For every (snapshot, acquisition, BoTorch setting, seed, method), BoTorch's ``op
 runs through the same counter as acqopt's methods; the method then gets exactly the queries
 BoTorch used. Both run in the same process, one after the other (the order alternates with the
 seed), so their wall-time ratio is measured under the same load.
+
+Two acquisitions without usable gradients (the L-GSO issue), run at a fixed budget of
+``NOGRAD_BUDGET`` queries for every method (BoTorch's own L-BFGS-B stops early on them, so its
+query count is no budget to match): ``logei-int``, LogEI with integer coordinates evaluated
+rounded (digits' ``n_iter``; elsewhere every other coordinate on 11 levels), judged by LogEI at
+the rounded candidate; and ``qlogei-noisy``, qLogEI whose 16 base samples are redrawn at every
+call, judged by the analytic LogEI at the candidate (the limit of infinitely many samples).
 """
 
 from __future__ import annotations
@@ -15,12 +22,14 @@ from pathlib import Path
 from statistics import median
 
 import torch
-from botorch.acquisition import LogExpectedImprovement
+from botorch.acquisition import LogExpectedImprovement, qLogExpectedImprovement
+from botorch.sampling import StochasticSampler
 from botorch.optim import optimize_acqf as botorch_optimize_acqf
 
 import acqopt
 from acqopt.counting import CountingAcquisition
-from benchmarks.landscapes import acquisition, snapshot_names
+from benchmarks import digits
+from benchmarks.landscapes import acquisition, load, snapshot_names
 from benchmarks.report import fmt
 from benchmarks.runner import Task
 
@@ -29,10 +38,44 @@ SETTINGS = {"10x512": (10, 512), "20x1024": (20, 1024), "100x5000": (100, 5000)}
 PROFILES = {
     "smoke": dict(problems=["rastrigin-d8-n40"], kinds=["logei"], settings=["10x512"], seeds=1),
     "quick": dict(problems=None, kinds=["logei"], settings=["10x512"], seeds=3),
-    "medium": dict(problems=None, kinds=["logei", "ei"], settings=["10x512"], seeds=5),
+    "medium": dict(problems=None, kinds=["logei", "ei", "logei-int", "qlogei-noisy"],
+                   settings=["10x512"], seeds=5),
     "full": dict(problems=None, kinds=["logei", "ei"], settings=["10x512", "20x1024"], seeds=3),
 }
 DEFAULT_METHODS = {"smoke": ["lbfgs"], "quick": None, "medium": None, "full": None}
+NOGRAD = ("logei-int", "qlogei-noisy")
+NOGRAD_BUDGET = 2048
+
+
+class Rounded(torch.nn.Module):
+    """An acquisition evaluated with some coordinates rounded: no gradient along them."""
+
+    def __init__(self, acq: torch.nn.Module, problem: str, d: int) -> None:
+        super().__init__()
+        self.acq, self.digits = acq, problem.startswith("digits")
+        self.dims = list(range(0, d, 2))
+
+    def round(self, X: torch.Tensor) -> torch.Tensor:
+        if self.digits:
+            return digits.space().round_unit(X)
+        X = X.clone()
+        X[..., self.dims] = torch.round(X[..., self.dims] * 10) / 10
+        return X
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.acq(self.round(X))
+
+
+def _nograd_acquisition(problem: str, kind: str):
+    """The acquisition of a no-gradient kind, its bounds, and the candidate map for judging."""
+    acq, bounds = acquisition(problem, "logei")
+    if kind == "logei-int":
+        rounded = Rounded(acq, problem, bounds.shape[-1])
+        return rounded, bounds, rounded.round
+    model = load(problem)
+    noisy = qLogExpectedImprovement(model, best_f=acq.best_f,
+                                    sampler=StochasticSampler(torch.Size([16])))
+    return noisy, bounds, lambda X: X
 
 
 def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Task]:
@@ -73,6 +116,8 @@ def _method(acq, bounds, method: str, budget: int, seed: int) -> dict:
 
 def run(problem: str, kind: str, setting: str, seed: int, method: str) -> dict:
     warnings.filterwarnings("ignore", message=".*ExpectedImprovement has known numerical issues")
+    if kind in NOGRAD:
+        return run_nograd(problem, kind, setting, seed, method)
     acq, bounds = acquisition(problem, kind)
     if method == "botorch":
         res = bt = _botorch(acq, bounds, setting, seed)
@@ -109,6 +154,31 @@ def run(problem: str, kind: str, setting: str, seed: int, method: str) -> dict:
     }
 
 
+def run_nograd(problem: str, kind: str, setting: str, seed: int, method: str) -> dict:
+    """One method on a no-gradient acquisition at ``NOGRAD_BUDGET`` queries (BoTorch at its
+    ``setting``, spending what it spends); seeded so the redrawn samples repeat."""
+    acq, bounds, judge = _nograd_acquisition(problem, kind)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)  # BoTorch and StochasticSampler draw from the global RNG
+        if method == "botorch":
+            res = _botorch(acq, bounds, setting, seed)
+            res["config"] = {"method": "botorch", "setting": setting}
+        else:
+            res = _method(acq, bounds, method, NOGRAD_BUDGET, seed)
+    logei = LogExpectedImprovement(load(problem), best_f=acquisition(problem)[0].best_f)
+    with torch.no_grad():
+        logei_value = float(logei(judge(res["candidates"].reshape(1, 1, -1))))
+    return {
+        "suite": "landscapes", "problem": problem, "acquisition": kind, "setting": setting,
+        "seed": seed, "method": method, "config": res["config"], "budget": NOGRAD_BUDGET,
+        "value": res["value"], "logei_value": logei_value,
+        "queries": res["counts"].queries, "grad_queries": res["counts"].grad_queries,
+        "calls": res["counts"].calls, "wall_time": res["wall_time"],
+        "status": res.get("status", "converged"), "trace": None,
+        "botorch_value": None, "botorch_wall_time": None,
+    }
+
+
 # -- the results page ----------------------------------------------------------------------
 
 WITHIN = 0.01  # nats of LogEI
@@ -141,12 +211,13 @@ def landscapes_table(records: list[dict]) -> str:
     for (kind, setting, method), rs in sorted(groups.items()):
         gaps = [best[(r["problem"], r["acquisition"])] - r["logei_value"] for r in rs]
         within = sum(g <= WITHIN for g in gaps) / len(rs)
-        paired = [r for r in rs if r["method"] != "botorch"]
+        paired = [r for r in rs if r["method"] != "botorch" and r["botorch_value"] is not None]
         vs_bt = (
             f"{sum(r['value'] >= r['botorch_value'] - _tol(r) for r in paired) / len(paired):.0%}"
             if paired else "-"
         )
-        ratio = fmt([r["wall_time"] / r["botorch_wall_time"] for r in paired], 2) if paired else "1"
+        ratio = (fmt([r["wall_time"] / r["botorch_wall_time"] for r in paired], 2) if paired
+                 else "1" if method == "botorch" else "-")
         lines.append(
             f"| {kind} | {setting} | {method} | {len(rs)} | {fmt(gaps)} | {within:.0%} | {vs_bt} "
             f"| {median(r['queries'] for r in rs):.0f} | {median(r['grad_queries'] for r in rs):.0f} "
