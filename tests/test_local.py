@@ -100,6 +100,27 @@ def test_two_loop_is_the_dense_bfgs_inverse_times_the_gradient(filled):
         torch.testing.assert_close(Hg[i], H @ grad[i], rtol=1e-10, atol=1e-12)
 
 
+def test_two_loop_with_a_different_memory_per_start():
+    """Starts hold 0..m pairs (a reset start has none: H = I)."""
+    g = torch.Generator().manual_seed(7)
+    D, m = 5, 4
+    A = torch.randn(D, D, generator=g, dtype=torch.float64)
+    A = A @ A.T + D * torch.eye(D, dtype=torch.float64)
+    S = torch.zeros(m + 1, m, D, dtype=torch.float64)
+    Y, rho = torch.zeros_like(S), torch.zeros(m + 1, m, dtype=torch.float64)
+    for i, filled in enumerate(range(m + 1)):
+        if filled:
+            S[i, m - filled:] = torch.randn(filled, D, generator=g, dtype=torch.float64)
+            Y[i, m - filled:] = S[i, m - filled:] @ A
+            rho[i, m - filled:] = 1.0 / (S[i, m - filled:] * Y[i, m - filled:]).sum(-1)
+    grad = torch.randn(m + 1, D, generator=g, dtype=torch.float64)
+    Hg = two_loop(grad, S, Y, rho)
+    torch.testing.assert_close(Hg[0], grad[0])
+    for i in range(1, m + 1):
+        H = dense_bfgs_inverse(S[i, m - i:], Y[i, m - i:])
+        torch.testing.assert_close(Hg[i], H @ grad[i], rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("key", sorted(LOCAL_SEARCHES))
 @pytest.mark.parametrize("budget", [None, 7, 40])
 def test_local_search_contract(key, budget):
