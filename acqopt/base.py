@@ -19,6 +19,7 @@ from acqopt.counting import (
     CountingAcquisition,
     Counts,
     Problem,
+    Stalled,
     TimeLimitReached,
 )
 
@@ -234,11 +235,16 @@ class BaseOptimizer:
         fast: Evaluate supported analytic acquisitions through their closed-form posterior
             (:mod:`acqopt.closed_form`, checked against BoTorch on the first call);
             ``info["evaluator"]`` says which evaluator answered.
+        patience: The stall stop every method shares: the run ends (status "converged") once
+            the best value has not risen by more than a relative 1e-9 for
+            ``max(patience, k)`` queries, ``k`` the queries spent when it last did; None turns
+            it off. At the default budgets it never fires; it ends runs given huge budgets.
     """
 
     name: str = "base"
     default_budget_queries: int | None = None
     fast: bool = True
+    patience: int | None = 10_000
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -255,6 +261,8 @@ class BaseOptimizer:
             )
         if self.default_budget_queries is not None:
             positive_int("default_budget_queries", self.default_budget_queries)
+        if self.patience is not None:
+            positive_int("patience", self.patience)
 
     def default_budget(self, q: int, d: int) -> int | None:
         """The budget used when ``budget=None``; None means the method's own stopping rules."""
@@ -324,7 +332,8 @@ class BaseOptimizer:
         gen = as_generator(generator)  # last: None draws from the global RNG
         counter = CountingAcquisition(acq_function, budget=budget, timeout_sec=timeout_sec,
                                       fast=self.fast)
-        problem = Problem(counter, bounds, q, polytope=polytope, initial=initial)
+        problem = Problem(counter, bounds, q, polytope=polytope, initial=initial,
+                          patience=self.patience)
         if initial is not None and polytope:
             problem.initial = polytope.project(initial)
         seen: list[tuple[Tensor, Tensor]] = []
@@ -338,6 +347,8 @@ class BaseOptimizer:
             status, message = Status.BUDGET_EXHAUSTED, "the budget was spent"
         except TimeLimitReached:
             status, message = Status.TIMED_OUT, f"stopped after {timeout_sec} s"
+        except Stalled as e:
+            status, message = Status.CONVERGED, f"stalled: {e}"
         if problem.best_u is None and status == Status.TIMED_OUT:
             raise TimeoutError(
                 f"timeout_sec={timeout_sec} passed before the first acquisition call; "

@@ -7,6 +7,8 @@ would take the total past the budget, so no method can overspend by even one que
 
 from __future__ import annotations
 
+import math
+
 import time
 from dataclasses import dataclass
 
@@ -32,6 +34,13 @@ class BudgetExhausted(RuntimeError):
 
 class TimeLimitReached(RuntimeError):
     """Raised when a call starts after the time limit has passed."""
+
+
+STALL_FTOL = 1e-9
+
+
+class Stalled(RuntimeError):
+    """Raised after an evaluation when the best value has stopped improving (see ``Problem``)."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +178,11 @@ class Problem:
         polytope: Linear constraints (:class:`acqopt.constraints.Polytope`), or None.
         initial: Warm starts, ``b x q x d`` in the unit cube (BoTorch's
             ``batch_initial_conditions``), or None; see :func:`acqopt.design.initial_points`.
+        patience: The stall stop, in queries, or None for none. After an evaluation that leaves
+            the best value no higher than ``STALL_FTOL`` (relative) above its value
+            ``max(patience, k)`` queries ago, where ``k`` is the query count when the best last
+            improved, :class:`Stalled` ends the run: a run stops at most at twice the work of
+            its last improvement, plus ``patience``.
 
     Attributes:
         observers: Callables ``f(U, values)`` called after every evaluation with the evaluated
@@ -177,7 +191,8 @@ class Problem:
     """
 
     def __init__(self, counter: CountingAcquisition, bounds: Tensor, q: int,
-                 polytope=None, initial: Tensor | None = None) -> None:
+                 polytope=None, initial: Tensor | None = None,
+                 patience: int | None = None) -> None:
         self.counter = counter
         self.bounds = bounds
         self.q = q
@@ -191,6 +206,9 @@ class Problem:
         self.initial = initial
         self.observers: list = []
         self.info: dict = {}
+        self.patience = patience
+        self._improved_at = 0  # queries when the best last rose by more than STALL_FTOL
+        self._improved_value = float("-inf")
 
     @property
     def dtype(self) -> torch.dtype:
@@ -267,6 +285,14 @@ class Problem:
             if values[i] > self.best_value:
                 self.best_value = values[i].clone()
                 self.best_u = U[i].detach().clone()
-        self.trace.append((self.counter.queries, float(self.best_value)))
+        best, queries = float(self.best_value), self.counter.queries
+        self.trace.append((queries, best))
         for observe in self.observers:
             observe(U, values)
+        if self.patience is None:
+            return
+        old = self._improved_value
+        if best > old + STALL_FTOL * max(1.0, abs(old) if math.isfinite(old) else 1.0):
+            self._improved_at, self._improved_value = queries, best
+        elif queries - self._improved_at > max(self.patience, self._improved_at):
+            raise Stalled(f"no improvement in the last {queries - self._improved_at} queries")

@@ -140,8 +140,13 @@ class CMAES(BaseOptimizer):
                 if refined.values.shape[0] < lam:  # the budget truncated this generation
                     break
                 told = refined.U if self.update == "lamarckian" else U
-                es.tell(list(told.reshape(lam, n).cpu().double().numpy()),
-                        _fitness(refined.values))
+                try:
+                    es.tell(list(told.reshape(lam, n).cpu().double().numpy()),
+                            _fitness(refined.values))
+                except RuntimeError as e:  # a population refined onto one point: C collapses
+                    if "variance has become negative" not in str(e):
+                        raise
+                    break  # this run has converged; restart or stop as after es.stop()
                 if n == 1:
                     es.sigma = min(es.sigma, self.sigma_cap / math.sqrt(float(es.C[0, 0])))
             if problem.affordable(1) == 0:
