@@ -8,7 +8,6 @@ would take the total past the budget, so no method can overspend by even one que
 from __future__ import annotations
 
 import math
-
 import time
 from dataclasses import dataclass
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import traceback
@@ -160,7 +161,7 @@ def minimize(
         optimizer = get_optimizer(method, **options)
         if (space.integer_dims and "integer_dims" not in options
                 and "integer_dims" in optimizer.config()):
-            optimizer = get_optimizer(method, **options, integer_dims=space.integer_dims)
+            optimizer = dataclasses.replace(optimizer, integer_dims=space.integer_dims)
     elif hasattr(method, "optimize") and not method_options:
         optimizer = method
     else:

@@ -116,7 +116,9 @@ class _CramerGAN:
     critic_dim = 32
     penalty = 10.0
 
-    def __init__(self, n: int, hidden: int, generator: torch.Generator) -> None:
+    def __init__(self, n: int, hidden: int, generator: torch.Generator,
+                 samples: int = 256) -> None:
+        self.samples = samples
         self.G = _mlp(n + self.noise_dim, hidden, 1, generator)
         self.D = _mlp(n + 1, hidden, self.critic_dim, generator)
         self.opt_g = _Adam(list(self.G.parameters()), 1e-3, (0.5, 0.9))
@@ -148,8 +150,8 @@ class _CramerGAN:
             self.opt_g.step(((hr - hg).norm(dim=1) + (hr - hg2).norm(dim=1)
                              - (hg - hg2).norm(dim=1)).mean())
 
-    def expected(self, c: Tensor, generator: torch.Generator, samples: int = 256) -> Tensor:
-        return self._fake(c.expand(samples, -1), generator).mean()[None]
+    def expected(self, c: Tensor, generator: torch.Generator) -> Tensor:
+        return self._fake(c.expand(self.samples, -1), generator).mean()[None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,8 +206,8 @@ class LGSO(ValueOnly):
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
         n = problem.q * problem.d
         psi = self._start(problem, generator)
-        model_cls = _Gaussian if self.surrogate == "gaussian" else _CramerGAN
-        model = model_cls(n, self.hidden, generator)
+        model = (_Gaussian(n, self.hidden, generator) if self.surrogate == "gaussian"
+                 else _CramerGAN(n, self.hidden, generator, self.gradient_samples))
         m, v = torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
         X_seen = torch.empty(0, n, dtype=torch.float64)
         y_seen = torch.empty(0, dtype=torch.float64)

@@ -29,7 +29,7 @@ from botorch.optim import optimize_acqf as botorch_optimize_acqf
 import acqopt
 from acqopt.counting import CountingAcquisition
 from benchmarks import digits
-from benchmarks.landscapes import acquisition, load, snapshot_names
+from benchmarks.landscapes import acquisition, snapshot_names
 from benchmarks.report import fmt
 from benchmarks.runner import Task
 
@@ -67,15 +67,15 @@ class Rounded(torch.nn.Module):
 
 
 def _nograd_acquisition(problem: str, kind: str):
-    """The acquisition of a no-gradient kind, its bounds, and the candidate map for judging."""
-    acq, bounds = acquisition(problem, "logei")
+    """The acquisition of a no-gradient kind, its bounds, the candidate map for judging, and
+    the LogEI that judges."""
+    logei, bounds = acquisition(problem, "logei")
     if kind == "logei-int":
-        rounded = Rounded(acq, problem, bounds.shape[-1])
-        return rounded, bounds, rounded.round
-    model = load(problem)
-    noisy = qLogExpectedImprovement(model, best_f=acq.best_f,
+        rounded = Rounded(logei, problem, bounds.shape[-1])
+        return rounded, bounds, rounded.round, logei
+    noisy = qLogExpectedImprovement(logei.model, best_f=logei.best_f,
                                     sampler=StochasticSampler(torch.Size([16])))
-    return noisy, bounds, lambda X: X
+    return noisy, bounds, (lambda X: X), logei
 
 
 def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Task]:
@@ -157,7 +157,7 @@ def run(problem: str, kind: str, setting: str, seed: int, method: str) -> dict:
 def run_nograd(problem: str, kind: str, setting: str, seed: int, method: str) -> dict:
     """One method on a no-gradient acquisition at ``NOGRAD_BUDGET`` queries (BoTorch at its
     ``setting``, spending what it spends); seeded so the redrawn samples repeat."""
-    acq, bounds, judge = _nograd_acquisition(problem, kind)
+    acq, bounds, judge, logei = _nograd_acquisition(problem, kind)
     with torch.random.fork_rng():
         torch.manual_seed(seed)  # BoTorch and StochasticSampler draw from the global RNG
         if method == "botorch":
@@ -165,7 +165,6 @@ def run_nograd(problem: str, kind: str, setting: str, seed: int, method: str) ->
             res["config"] = {"method": "botorch", "setting": setting}
         else:
             res = _method(acq, bounds, method, NOGRAD_BUDGET, seed)
-    logei = LogExpectedImprovement(load(problem), best_f=acquisition(problem)[0].best_f)
     with torch.no_grad():
         logei_value = float(logei(judge(res["candidates"].reshape(1, 1, -1))))
     return {
