@@ -45,3 +45,15 @@ def test_ax_client_loop_is_feasible_and_maximised_by_acqopt(method, monkeypatch)
     assert used.count(method) == 1 + 5  # at construction, then every BO trial
     best = min((x1 - 0.3) ** 2 + (x2 - 0.6) ** 2 for x1, x2 in points)
     assert best < 0.01
+
+
+def test_method_none_keeps_ax_own_maximiser():
+    from acqopt.integrations.ax import generation_strategy
+
+    gs = generation_strategy(None, initial_trials=3)
+    spec = gs._nodes[1].generator_specs[0]
+    assert "acquisition_class" not in spec.generator_kwargs
+    assert "acquisition_class" in generation_strategy("lbfgs")._nodes[1].generator_specs[0] \
+        .generator_kwargs
+    with pytest.raises(ValueError, match="need an acqopt method"):
+        generation_strategy(None, budget=100)

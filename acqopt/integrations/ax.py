@@ -50,11 +50,12 @@ def acquisition_class(method: str = "lbfgs", **options: Any) -> type:
                                                        "acqopt_method": method})
 
 
-def generation_strategy(method: str = "lbfgs", *, initial_trials: int = 5,
+def generation_strategy(method: str | None = "lbfgs", *, initial_trials: int = 5,
                         **options: Any):
     """A ``GenerationStrategy`` for an Ax ``Client``: Sobol for ``initial_trials`` trials, then
     Ax's modular BoTorch generator (its default model and acquisition) with acqopt's ``method``
-    maximising the acquisition."""
+    maximising the acquisition; ``method=None`` keeps Ax's own maximiser (the same strategy
+    otherwise, for paired comparisons)."""
     from ax.adapter.registry import Generators
     from ax.generation_strategy.generation_node import GenerationStep
     from ax.generation_strategy.generation_strategy import GenerationStrategy
@@ -62,12 +63,14 @@ def generation_strategy(method: str = "lbfgs", *, initial_trials: int = 5,
     if isinstance(initial_trials, bool) or not isinstance(initial_trials, int) or \
             initial_trials < 1:
         raise ValueError(f"initial_trials: expected an int >= 1, got {initial_trials!r}")
+    if method is None and options:
+        raise ValueError(f"options {sorted(options)} need an acqopt method; method is None")
+    kwargs = {} if method is None else {"acquisition_class": acquisition_class(method, **options)}
     return GenerationStrategy(
-        name=f"Sobol+BoTorch+acqopt-{method}",
+        name=f"Sobol+BoTorch+{'acqopt-' + method if method else 'Ax'}",
         nodes=[
             GenerationStep(generator=Generators.SOBOL, num_trials=initial_trials),
             GenerationStep(generator=Generators.BOTORCH_MODULAR, num_trials=-1,
-                           generator_kwargs={"acquisition_class": acquisition_class(method,
-                                                                                    **options)}),
+                           generator_kwargs=kwargs),
         ],
     )
