@@ -279,3 +279,31 @@ def test_a_second_writer_is_refused_and_a_read_only_finished_file_is_fine(tmp_pa
 
     monkeypatch.setattr(runner, "Appender", refuse)
     assert run_tasks([Task("a", dict)], path, progress=False) == 0
+
+
+def test_gradient_bias_compares_each_step_with_the_true_gradient():
+    from benchmarks.gradient_bias import fixed_point, run
+
+    r = run("stochastic-rosenbrock-d10", seed=0, method="lgso", noise=False, budget=3300)
+    assert len(r["cosine"]) == len(r["g"]) == 2  # two steps of (15 + 1) x 100 queries
+    assert all(c > 0.5 for c in r["cosine"])  # a descent direction on the noise-free mean
+    f = fixed_point("stochastic-rosenbrock-d10", point=0, method="es-grad", estimates=3)
+    assert len(f["cosine"]) == 3 and f["g"] == pytest.approx(45.0)  # g(2, ..., 2) = 9 * 5
+    assert f["cosine_of_mean"] > 0.9
+
+
+def test_plugins_page_pairs_by_seed_against_the_host(tmp_path):
+    from benchmarks.plugins import INITIAL, page
+
+    def rec(method, seed, best):
+        n = INITIAL + 2
+        return {"suite": "plugins", "plugin": "optuna", "problem": "hartmann6", "seed": seed,
+                "method": method, "final_best": best, "feasible": [True] * n,
+                "trial_time": [0.0] * INITIAL + [1.0, 2.0], "acq_time": [0.0] * INITIAL
+                + [0.5, 0.5], "command": "python -m benchmarks.plugins"}
+
+    records = [rec("optuna", 0, -1.0), rec("optuna", 1, -2.0),
+               rec("lbfgs", 0, -1.5), rec("lbfgs", 1, -1.0)]
+    text = page(records, tmp_path / "plugins.jsonl")
+    assert "| optuna (own) | 2 |" in text
+    assert "| acqopt `lbfgs` | 2 | " in text and "| 1/0/1 | 1.00 | 1.50 | 0.50 | 0 |" in text
