@@ -1,0 +1,38 @@
+"""The README's plug-in snippets run as written."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+SECTION = README[README.index("## Plug-ins"):README.index("\n## ", README.index("## Plug-ins") + 1)]
+SNIPPETS = re.findall(r"```python\n(.*?)```", SECTION, re.S)
+
+
+@pytest.mark.parametrize("snippet", SNIPPETS, ids=["ax", "optuna", "sklearn"])
+def test_plugin_snippet_runs(snippet):
+    for module in re.findall(r"^from (\w+)", snippet, re.M):
+        pytest.importorskip(module)
+    logging.disable(logging.WARNING)
+    numpy_state = np.random.get_state()
+    try:  # the snippets seed nothing, so the hosts and acqopt may use the global RNGs
+        with torch.random.fork_rng():
+            namespace: dict = {}
+            exec(compile(snippet, "README.md", "exec"), namespace)
+    finally:
+        logging.disable(logging.NOTSET)
+        np.random.set_state(numpy_state)
+    if "search" in namespace:
+        assert namespace["search"].best_score_ > 0.9
+    if "study" in namespace:
+        assert len(namespace["study"].trials) == 15 and namespace["study"].best_value < 0.5
+    if "client" in namespace:
+        trials = namespace["client"]._experiment.trials.values()
+        assert len(trials) == 10
+        assert all(t.arm.parameters["x1"] + t.arm.parameters["x2"] <= 1.0 + 1e-9 for t in trials)
