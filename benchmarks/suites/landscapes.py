@@ -6,7 +6,7 @@ BoTorch used. Both run in the same process, one after the other (the order alter
 seed), so their wall-time ratio is measured under the same load.
 
 Two acquisitions without usable gradients (the L-GSO issue), run at a fixed budget of
-``NOGRAD_BUDGET`` queries for every method (BoTorch's own L-BFGS-B stops early on them, so its
+``NOGRAD_BUDGET`` = 2048 queries for every method (BoTorch's own L-BFGS-B stops early on them, so its
 query count is no budget to match): ``logei-int``, LogEI with integer coordinates evaluated
 rounded (digits' ``n_iter``; elsewhere every other coordinate on 11 levels), judged by LogEI at
 the rounded candidate; and ``qlogei-noisy``, qLogEI whose 16 base samples are redrawn at every
@@ -189,8 +189,18 @@ def report(records: list[dict], path: Path, profile: str) -> str:
         "Medians with [IQR]. Gap = best LogEI found on that landscape by any run minus "
         "this run's LogEI at its candidate. Budgets equal the queries BoTorch "
         "`optimize_acqf` used at the named setting, counted by the same counter; time "
-        f"ratios are paired runs in the same process.\n\n{landscapes_table(records)}\n"
+        f"ratios are paired runs in the same process.{_nograd_note(records)}\n\n"
+        f"{landscapes_table(records)}\n"
     )
+
+
+def _nograd_note(records: list[dict]) -> str:
+    if not any(r["acquisition"] in NOGRAD for r in records):
+        return ""
+    return " " + " ".join(__doc__.split("\n\n")[2].split()) + (
+        " On these rows the gap is to the best judged value found by any run, and `lbfgs` "
+        "follows the gradient the acquisition reports (zero between rounding steps, noisy "
+        "under redrawn samples).")
 
 
 def landscapes_table(records: list[dict]) -> str:
