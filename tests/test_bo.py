@@ -186,3 +186,14 @@ def test_resuming_checks_method_seed_and_space():
     other = Space([Real("z", 0.0, 1.0)])
     with pytest.raises(ValueError, match="parameters"):
         minimize(lambda p: p["z"], other, n_init=3, n_iter=1, seed=1, history=h, progress=False)
+
+
+def test_continuous_spaces_reach_the_closed_form_evaluator():
+    """Without integers the optimiser sees the GP's own acquisition (the closed-form evaluator
+    recognises it); with integers, the same values through the space's coordinates."""
+    space = Space([Real("x", -2.0, 2.0), Real("lr", 1e-4, 1.0, log=True)])
+    f = lambda p: (p["x"] - 0.5) ** 2 + (math.log10(p["lr"]) + 2) ** 2  # noqa: E731
+    h = minimize(f, space, n_init=5, n_iter=2, budget=300, seed=0, progress=False)
+    assert [p["evaluator"] for p in h.proposals[5:]] == ["closed-form"] * 2
+    h = minimize(quadratic, SPACE, n_init=5, n_iter=1, budget=300, seed=0, progress=False)
+    assert h.proposals[5]["evaluator"] == "botorch"

@@ -100,7 +100,9 @@ class History:
 
 
 class _SpaceAcquisition(torch.nn.Module):
-    """The acquisition in space coordinates (what the optimiser sees)."""
+    """The acquisition in space coordinates (what the optimiser sees), for spaces with integer
+    parameters; without them space coordinates are the unit cube and the acquisition is passed
+    as it is, so that acqopt's closed-form evaluator recognises it."""
 
     def __init__(self, acq: torch.nn.Module, space: Space) -> None:
         super().__init__()
@@ -242,7 +244,9 @@ def _propose(history, space, optimizer, acquisition, budget, seed):
         torch.manual_seed(seed)
         model = fit_gp(X, Y)
     fitted = time.perf_counter()
-    acq = _SpaceAcquisition(make_acquisition(model, acquisition), space)
+    acq = make_acquisition(model, acquisition)
+    if space.integer_dims:
+        acq = _SpaceAcquisition(acq, space)
     result = optimizer.optimize(acq, space.space_bounds(), budget=budget, generator=seed)
     times = (fitted - start, time.perf_counter() - fitted)
     raw = space.space_to_unit(result.candidates[0]).reshape(-1)
