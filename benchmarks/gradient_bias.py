@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
@@ -56,6 +57,23 @@ class _Recorder(torch.nn.Module):
         return self.sim(X)
 
 
+@contextmanager
+def _estimates(method: str, on_step=None):
+    """The gradient estimates ``method`` hands to Adam while inside (a list, filled as it runs);
+    ``on_step()`` is called at each."""
+    grads: list[torch.Tensor] = []
+
+    def recording(m, v, grad, *args):
+        grads.append(grad.clone())
+        if on_step is not None:
+            on_step()
+        return adam_step(m, v, grad, *args)
+
+    module = "acqopt.methods.lgso" if method == "lgso" else "acqopt.methods.nes"
+    with mock.patch(f"{module}.adam_step", recording):
+        yield grads
+
+
 def run(problem: str, seed: int, method: str, noise: bool, budget: int) -> dict:
     torch.set_num_threads(1)
     sim = rosenbrock.RosenbrockSimulator(problem, seed=seed, noise=noise)
@@ -65,17 +83,14 @@ def run(problem: str, seed: int, method: str, noise: bool, budget: int) -> dict:
     if method == "lgso-gan":
         options["surrogate"] = "gan"
     opt = acqopt.get_optimizer(base, **options)
-    module = "acqopt.methods.lgso" if base == "lgso" else "acqopt.methods.nes"
-    grads, points = [], []
+    points = []
 
-    def recording(m, v, grad, *args):
-        grads.append(grad.clone())
+    def where():  # the point the step's estimate was made at
         X = acq.batches[-1]
         points.append(X[0] if base == "lgso" else X.mean(0))
-        return adam_step(m, v, grad, *args)
 
     box = rosenbrock.bounds(problem)
-    with mock.patch(f"{module}.adam_step", recording):
+    with _estimates(base, where) as grads:
         opt.optimize(acq, box, budget=budget, generator=seed,
                      batch_initial_conditions=rosenbrock.start(problem))
     cosines, values = [], []
@@ -117,22 +132,15 @@ def fixed_point(problem: str, point: int, method: str, estimates: int) -> dict:
     else:
         options.update(population=queries - queries % 2)
     opt = acqopt.get_optimizer(base, **options)
-    module = "acqopt.methods.lgso" if base == "lgso" else "acqopt.methods.nes"
     sim = rosenbrock.RosenbrockSimulator(problem, seed=point, noise=True)
     target = psi.clone().requires_grad_(True)
     (true,) = torch.autograd.grad(-sim.expected(target), target)
-    grads = []
-
-    def recording(m, v, grad, *args):
-        grads.append(grad.clone())
-        return adam_step(m, v, grad, *args)
-
-    with mock.patch(f"{module}.adam_step", recording):
+    with _estimates(base) as grads:
         for k in range(estimates):
             before = len(grads)
             opt.optimize(sim, rosenbrock.bounds(problem), budget=1 + queries, generator=k,
                          batch_initial_conditions=psi.view(1, 1, -1))
-            grads = grads[: before + 1]  # the first step's estimate only
+            del grads[before + 1:]  # the first step's estimate only
     G = torch.stack(grads)
     cos = torch.nn.functional.cosine_similarity(G, true[None], dim=1)
     mean = torch.nn.functional.cosine_similarity(G.mean(0), true, dim=0)
