@@ -101,7 +101,7 @@ def run(problem: str, seed: int, method: str, noise: bool, budget: int) -> dict:
         # of these (the box is a cube), so the cosine compares directions.
         (true,) = torch.autograd.grad(-g, psi)
         cosines.append(float(torch.nn.functional.cosine_similarity(grad, true, dim=0)))
-        values.append(float(g))
+        values.append(float(g.detach()))
     return {"suite": "gradient-bias", "problem": problem, "seed": seed, "method": method,
             "noise": noise, "budget": budget, "config": opt.config(), "cosine": cosines,
             "g": values}
