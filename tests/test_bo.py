@@ -188,12 +188,34 @@ def test_resuming_checks_method_seed_and_space():
         minimize(lambda p: p["z"], other, n_init=3, n_iter=1, seed=1, history=h, progress=False)
 
 
-def test_continuous_spaces_reach_the_closed_form_evaluator():
-    """Without integers the optimiser sees the GP's own acquisition (the closed-form evaluator
-    recognises it); with integers, the same values through the space's coordinates."""
+def test_the_loop_acquisition_reaches_the_closed_form_evaluator():
+    """The optimiser sees a plain BoTorch acquisition (on space coordinates through a fixed
+    Normalize when there are integers), which the closed-form evaluator recognises."""
     space = Space([Real("x", -2.0, 2.0), Real("lr", 1e-4, 1.0, log=True)])
     f = lambda p: (p["x"] - 0.5) ** 2 + (math.log10(p["lr"]) + 2) ** 2  # noqa: E731
     h = minimize(f, space, n_init=5, n_iter=2, budget=300, seed=0, progress=False)
     assert [p["evaluator"] for p in h.proposals[5:]] == ["closed-form"] * 2
     h = minimize(quadratic, SPACE, n_init=5, n_iter=1, budget=300, seed=0, progress=False)
-    assert h.proposals[5]["evaluator"] == "botorch"
+    assert h.proposals[5]["evaluator"] == "closed-form"
+
+
+def test_fit_gp_on_a_box_is_the_unit_cube_model():
+    from acqopt.bo import fit_gp
+
+    g = torch.Generator().manual_seed(0)
+    U = torch.rand(12, 3, generator=g, dtype=torch.float64)
+    Y = torch.sin(5 * U).sum(-1, keepdim=True)
+    bounds = SPACE.space_bounds()
+    S = SPACE.unit_to_space(U)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        unit = fit_gp(U, Y)
+        torch.manual_seed(0)
+        boxed = fit_gp(S, Y, bounds=bounds)
+    V = torch.rand(5, 3, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        a, b = unit.posterior(V), boxed.posterior(SPACE.unit_to_space(V))
+    assert torch.allclose(a.mean, b.mean, atol=1e-6) and torch.allclose(a.variance, b.variance,
+                                                                          atol=1e-6)
+    with pytest.raises(ValueError, match="bounds"):
+        fit_gp(S, Y, bounds=bounds[:, :2])

@@ -99,21 +99,6 @@ class History:
         self.wall_time.append(wall_time)
 
 
-class _SpaceAcquisition(torch.nn.Module):
-    """The acquisition in space coordinates (what the optimiser sees), for spaces with integer
-    parameters; without them space coordinates are the unit cube and the acquisition is passed
-    as it is, so that acqopt's closed-form evaluator recognises it."""
-
-    def __init__(self, acq: torch.nn.Module, space: Space) -> None:
-        super().__init__()
-        self.acq = acq
-        self.space = space
-        self.model = acq.model
-
-    def forward(self, X: Tensor) -> Tensor:
-        return self.acq(self.space.space_to_unit(X))
-
-
 def minimize(
     objective: Callable[[dict[str, Any]], float],
     space: Space,
@@ -240,14 +225,16 @@ def _propose(history, space, optimizer, acquisition, budget, seed):
     X = torch.stack([space.to_unit(history.params[i]) for i in ok])
     Y = -torch.tensor([history.values[i] for i in ok], dtype=torch.float64).unsqueeze(-1)
     start = time.perf_counter()
+    # The optimiser works in space coordinates (integers in their units, so that a method can
+    # round them); a fixed Normalize maps them to the unit cube the GP is fitted in, which
+    # keeps the acquisition a plain BoTorch one that the closed-form evaluator recognises.
+    bounds = space.space_bounds()
     with torch.random.fork_rng():  # the fit's random restarts must not touch the global RNG
         torch.manual_seed(seed)
-        model = fit_gp(X, Y)
+        model = fit_gp(space.unit_to_space(X), Y, bounds=bounds if space.integer_dims else None)
     fitted = time.perf_counter()
     acq = make_acquisition(model, acquisition)
-    if space.integer_dims:
-        acq = _SpaceAcquisition(acq, space)
-    result = optimizer.optimize(acq, space.space_bounds(), budget=budget, generator=seed)
+    result = optimizer.optimize(acq, bounds, budget=budget, generator=seed)
     times = (fitted - start, time.perf_counter() - fitted)
     raw = space.space_to_unit(result.candidates[0]).reshape(-1)
     u = space.round_unit(raw)

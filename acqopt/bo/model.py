@@ -6,7 +6,7 @@ from botorch.acquisition import ExpectedImprovement, LogExpectedImprovement
 from botorch.acquisition.analytic import AnalyticAcquisitionFunction
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
-from botorch.models.transforms import Standardize
+from botorch.models.transforms import Normalize, Standardize
 from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
@@ -14,12 +14,15 @@ from torch import Tensor
 ACQUISITIONS = ("ei", "logei")
 
 
-def fit_gp(train_X: Tensor, train_Y: Tensor) -> SingleTaskGP:
+def fit_gp(train_X: Tensor, train_Y: Tensor, bounds: Tensor | None = None) -> SingleTaskGP:
     """Fits ``SingleTaskGP`` with ``ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=d))``.
 
     Args:
-        train_X: ``n x d`` inputs, best in the unit cube (no input transform is applied).
+        train_X: ``n x d`` inputs, best in the unit cube.
         train_Y: ``n x 1`` observations to be *maximised*; standardised by the model.
+        bounds: ``2 x d`` box of ``train_X``: when given, a fixed ``Normalize`` input transform
+            maps it to the unit cube (the same model as fitting the normalised inputs, but it
+            takes inputs in the box's coordinates); None applies no input transform.
 
     Returns:
         The fitted model in eval mode (hyperparameters by maximum marginal likelihood).
@@ -30,9 +33,14 @@ def fit_gp(train_X: Tensor, train_Y: Tensor) -> SingleTaskGP:
             f"{tuple(train_Y.shape)}"
         )
     d = train_X.shape[-1]
+    if bounds is not None and (bounds.shape != (2, d) or not bool((bounds[1] > bounds[0]).all())):
+        raise ValueError(f"bounds: expected 2 x {d} with lower < upper, got "
+                         f"{tuple(bounds.shape)}")
     covar = ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=d))
+    normalize = None if bounds is None else Normalize(d, bounds=bounds.to(train_X))
     model = SingleTaskGP(
-        train_X, train_Y, covar_module=covar, outcome_transform=Standardize(m=1)
+        train_X, train_Y, covar_module=covar, outcome_transform=Standardize(m=1),
+        input_transform=normalize,
     )
     fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     return model.eval()
