@@ -225,18 +225,27 @@ def bo_against_botorch(records: list[dict]) -> str:
                  for s in seeds for m in (method, "botorch")]
         verdict = ("better" if w > lo and p < 0.05 else "worse" if lo > w and p < 0.05
                    else "no significant difference")
+        answered = [q.get("evaluator") for s in seeds
+                    for q in by[(problem, acq, method)][s]["proposals"]]
+        known = [e for e in answered if e is not None]
+        closed = f"{known.count('closed-form') / len(known):.0%}" if known else "-"
         lines.append(
             f"| {problem} | {acq} | {method} | {len(seeds)} | {np.median(x):.4g} / "
             f"{np.median(y):.4g} | {w}/{t}/{lo} | {p:.2g} | {np.median(acq_t):.2f} / "
-            f"{np.median(bt_t):.2f} | {np.nanmedian(fit_t):.2f} | {verdict} |")
+            f"{np.median(bt_t):.2f} | {closed} | {np.nanmedian(fit_t):.2f} | {verdict} |")
     return (
         "## Against BoTorch `optimize_acqf` 10x512\n\nMedian final best, method / BoTorch "
         "(minimised); wins/ties/losses paired by seed (same initial design); p: two-sided "
         "Wilcoxon signed-rank (5% level, no correction for the many rows); acquisition wall "
-        "time per step (median s, GP fit excluded), and the GP fit's (median s per step, "
-        "both methods: the same fit, so a user's step costs fit + acquisition).\n\n"
-        "| problem | acq | method | reps | final best | W/T/L | p | acq s/step | fit s/step "
-        "| verdict |\n|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines)
+        "time per step (median s, GP fit excluded); the share of the method's proposals "
+        "answered by the closed-form evaluator (the loop hid the model from it until commit "
+        "0c1f3a9, so earlier runs time acqopt on GPyTorch's path, as BoTorch; `-`: not "
+        "recorded); and the GP fit's time (median s per step, both methods: the same fit, so "
+        "a user's step costs fit + acquisition). `benchmarks/results/step-time.md` times one "
+        "step of each problem paired in one process.\n\n"
+        "| problem | acq | method | reps | final best | W/T/L | p | acq s/step | closed form "
+        "| fit s/step | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+        + "\n".join(lines)
     )
 
 
