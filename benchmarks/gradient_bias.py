@@ -45,15 +45,15 @@ METHODS = ("lgso", "lgso-gan", "es-grad")
 
 
 class _Recorder(torch.nn.Module):
-    """The simulator, keeping every call's batch (the point a step estimates at is its first
-    row for lgso, the batch's mean for the mirrored es-grad)."""
+    """The simulator, keeping the last call's batch (the point a step estimates at is its
+    first row for lgso, the batch's mean for the mirrored es-grad)."""
 
     def __init__(self, sim: rosenbrock.RosenbrockSimulator) -> None:
         super().__init__()
-        self.sim, self.batches = sim, []
+        self.sim, self.last = sim, None
 
     def forward(self, X):
-        self.batches.append(X.detach()[..., 0, :].clone())
+        self.last = X.detach()[..., 0, :].clone()
         return self.sim(X)
 
 
@@ -86,7 +86,7 @@ def run(problem: str, seed: int, method: str, noise: bool, budget: int) -> dict:
     points = []
 
     def where():  # the point the step's estimate was made at
-        X = acq.batches[-1]
+        X = acq.last
         points.append(X[0] if base == "lgso" else X.mean(0))
 
     box = rosenbrock.bounds(problem)
