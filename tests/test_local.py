@@ -140,3 +140,23 @@ def test_local_search_contract(key, budget):
     assert result.iterations.shape == (n,)
     if key != "none" and budget != 7:
         assert int(result.iterations.sum()) > 0
+
+
+@pytest.mark.parametrize("key", sorted(set(LOCAL_SEARCHES) - {"none"}))
+def test_each_start_searches_as_if_alone(key):
+    # The driver updates its full-width state under masks: a start's path must not depend on
+    # which other starts run beside it, or when they stop (bit for bit).
+    U = torch.rand(8, 1, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    U[2] = 0.0  # a start in a corner
+    bounds = torch.stack([torch.zeros(4), torch.ones(4)]).double()
+
+    def refine(starts):
+        problem = Problem(CountingAcquisition(Negated(rosenbrock)), bounds, q=1)
+        return LOCAL_SEARCHES[key]().refine(problem, starts)
+
+    together = refine(U)
+    for i in range(U.shape[0]):
+        alone = refine(U[i:i + 1])
+        assert torch.equal(alone.U[0], together.U[i]), i
+        assert torch.equal(alone.values[0], together.values[i]), i
+        assert int(alone.iterations[0]) == int(together.iterations[i]), i

@@ -2,12 +2,15 @@
 
 The driver minimises ``h = -acquisition`` over the unit cube. A direction rule turns the
 gradient ``g`` of ``h`` at a start's point into a direction ``d`` along which ``h`` falls, and
-may keep per-start state (one row per start, indexed by the driver's start indices):
+may keep per-start state (one row per start). All arguments are full width (``b`` rows); a
+``b`` bool ``mask`` says which starts the call is about, and rows outside it must not change:
 
 - ``init(x)``: the state for ``b`` starts at ``x`` (``b x D``).
-- ``compute(state, idx, x, g)``: for starts ``idx`` at ``x``, ``g`` (``k x D``): the direction
-  ``d`` (``k x D``), its slope ``g . d`` (``k``) and a suggested first step length (``k``).
-- ``update(state, idx, s, y)``: starts ``idx`` moved by ``s`` and their gradient changed by ``y``.
+- ``compute(state, mask, x, g)``: the direction ``d`` (``b x D``), its slope ``g . d`` (``b``)
+  and a suggested first step length (``b``) for the starts in ``mask`` at ``x``, ``g`` (other
+  rows are computed and ignored).
+- ``update(state, mask, s, y)``: the starts in ``mask`` moved by ``s`` and their gradient
+  changed by ``y``.
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ class Gradient:
     def init(self, x: Tensor) -> None:
         return None
 
-    def compute(self, state: None, idx: Tensor, x: Tensor, g: Tensor) -> tuple[Tensor, ...]:
+    def compute(self, state: None, mask: Tensor, x: Tensor, g: Tensor) -> tuple[Tensor, ...]:
         d = -g
         return d, (d * g).sum(-1), torch.ones_like(d[:, 0])
 
-    def update(self, state: None, idx: Tensor, s: Tensor, y: Tensor) -> None:
+    def update(self, state: None, mask: Tensor, s: Tensor, y: Tensor) -> None:
         return None
 
 
@@ -74,31 +77,34 @@ class LBFGS:
         return LBFGSMemory(x.new_zeros(b, self.memory, D), x.new_zeros(b, self.memory, D),
                            x.new_zeros(b, self.memory))
 
-    def compute(self, state: LBFGSMemory, idx: Tensor, x: Tensor, g: Tensor) -> tuple[Tensor, ...]:
+    def compute(self, state: LBFGSMemory, mask: Tensor, x: Tensor,
+                g: Tensor) -> tuple[Tensor, ...]:
         free = ~(((x <= 0) & (g > 0)) | ((x >= 1) & (g < 0)))
         gf = g * free
-        d = -two_loop(gf, state.S[idx], state.Y[idx], state.rho[idx]) * free
+        d = -two_loop(gf, state.S, state.Y, state.rho) * free
         slope = (d * g).sum(-1)
-        reset = (slope >= 0) | ~torch.isfinite(slope)
+        reset = mask & ((slope >= 0) | ~torch.isfinite(slope))
         if bool(reset.any()):  # not a descent direction: forget the memory, use the gradient
-            r = idx[reset]
-            state.S[r], state.Y[r], state.rho[r] = 0.0, 0.0, 0.0
-        d = torch.where(reset[:, None], -gf, d)
-        slope = torch.where(reset, -(gf * gf).sum(-1), slope)
-        no_memory = (state.rho[idx] == 0).all(-1)
+            r3 = reset[:, None, None]
+            state.S, state.Y = torch.where(r3, 0.0, state.S), torch.where(r3, 0.0, state.Y)
+            state.rho = torch.where(reset[:, None], 0.0, state.rho)
+            d = torch.where(reset[:, None], -gf, d)
+            slope = torch.where(reset, -(gf * gf).sum(-1), slope)
+        no_memory = (state.rho == 0).all(-1)
         first = (1.0 / d.norm(dim=-1).clamp_min(1e-12)).clamp(max=1.0)
         return d, slope, torch.where(no_memory, first, torch.ones_like(slope))
 
-    def update(self, state: LBFGSMemory, idx: Tensor, s: Tensor, y: Tensor) -> None:
+    def update(self, state: LBFGSMemory, mask: Tensor, s: Tensor, y: Tensor) -> None:
         # Curvature on the coordinates that moved: a coordinate held at a bound has s = 0, and
         # its gradient change would only shrink the scaling s'y / y'y.
         y = y * (s != 0)
         sy = (s * y).sum(-1)
-        good = sy > 1e-10 * (y * y).sum(-1).clamp_min(1e-30)
-        upd = idx[good]
-        state.S[upd] = torch.cat([state.S[upd, 1:], s[good, None]], dim=1)
-        state.Y[upd] = torch.cat([state.Y[upd, 1:], y[good, None]], dim=1)
-        state.rho[upd] = torch.cat([state.rho[upd, 1:], 1.0 / sy[good, None]], dim=1)
+        good = mask & (sy > 1e-10 * (y * y).sum(-1).clamp_min(1e-30))
+        g3 = good[:, None, None]
+        state.S = torch.where(g3, torch.cat([state.S[:, 1:], s[:, None]], dim=1), state.S)
+        state.Y = torch.where(g3, torch.cat([state.Y[:, 1:], y[:, None]], dim=1), state.Y)
+        state.rho = torch.where(good[:, None], torch.cat([state.rho[:, 1:], 1.0 / sy[:, None]], dim=1),
+                                state.rho)
 
 
 def two_loop(g: Tensor, S: Tensor, Y: Tensor, rho: Tensor) -> Tensor:
@@ -121,9 +127,10 @@ def two_loop(g: Tensor, S: Tensor, Y: Tensor, rho: Tensor) -> Tensor:
     gamma = torch.where(rho[:, -1] > 0, D[:, -1] / yy.clamp_min(1e-30), torch.ones_like(yy))
     gam = gamma[:, None, None]
     z = torch.linalg.solve_triangular(R, S @ g[..., None], upper=True)
-    v = D[..., None] * z + gam * (Y @ (Y.transpose(1, 2) @ z)) - gam * (Y @ g[..., None])
+    Yz = Y.transpose(1, 2) @ z
+    v = D[..., None] * z + gam * (Y @ Yz) - gam * (Y @ g[..., None])
     p = torch.linalg.solve_triangular(R.transpose(1, 2), v, upper=False)
-    return gamma[:, None] * g + (S.transpose(1, 2) @ p - gam * (Y.transpose(1, 2) @ z))[..., 0]
+    return gamma[:, None] * g + (S.transpose(1, 2) @ p - gam * Yz)[..., 0]
 
 
 @dataclass
@@ -160,14 +167,14 @@ class Adam:
         return AdamMoments(torch.zeros_like(x), torch.zeros_like(x),
                            torch.zeros(x.shape[0], dtype=torch.long, device=x.device))
 
-    def compute(self, state: AdamMoments, idx: Tensor, x: Tensor, g: Tensor) -> tuple[Tensor, ...]:
-        state.t[idx] += 1
-        t = state.t[idx, None].to(x.dtype)
-        state.m[idx], state.v[idx], d = adam_step(state.m[idx], state.v[idx], -g, t, self.lr,
-                                                  self.betas, self.eps)
+    def compute(self, state: AdamMoments, mask: Tensor, x: Tensor, g: Tensor) -> tuple[Tensor, ...]:
+        state.t = state.t + mask
+        m, v, d = adam_step(state.m, state.v, -g, state.t[:, None].to(x.dtype), self.lr,
+                            self.betas, self.eps)
+        state.m, state.v = torch.where(mask[:, None], m, state.m), torch.where(mask[:, None], v, state.v)
         return d, (d * g).sum(-1), torch.ones_like(d[:, 0])
 
-    def update(self, state: AdamMoments, idx: Tensor, s: Tensor, y: Tensor) -> None:
+    def update(self, state: AdamMoments, mask: Tensor, s: Tensor, y: Tensor) -> None:
         return None
 
 

@@ -6,6 +6,11 @@ iteration or a shortened one, so the number of calls follows the slowest start. 
 summed across starts, so a converged start is never dragged along by the others. The driver
 owns what all searches share: the running mask, truncation when the budget cannot pay for every
 running start, projection onto the feasible set, the stopping tests and the best point visited.
+
+The state is kept full width (one row per start) and updated under boolean masks: only the
+trial points are gathered for the acquisition and scattered back, so a call costs a fixed,
+small number of tensor operations however many starts still run. Rows outside a mask are never
+changed, so each start's arithmetic is exactly what it would be alone.
 """
 
 from __future__ import annotations
@@ -56,53 +61,51 @@ def descend(
     f, g = problem.value_and_grad(x.reshape(n, *shape[1:]))
     h, g = -f, -g.reshape(n, -1)
     best_x, best_h = x.clone(), h.clone()
-    d = torch.zeros_like(x)
     d_state, r_state = direction.init(x), rule.init(x, h, g)
-
-    def new_directions(idx: Tensor) -> None:
-        if idx.numel() > 0:
-            d[idx], slope, first = direction.compute(d_state, idx, x[idx], g[idx])
-            rule.begin(r_state, idx, d[idx], slope, first)
 
     active = torch.isfinite(h)
     if gtol is not None:
         active &= projected_grad_norm(x, g) > gtol
-    new_directions(active.nonzero().flatten())
-    while bool(active.any()):
-        idx = payable(problem, active)
-        k = idx.numel()
+    d, slope, first = direction.compute(d_state, active, x, g)
+    rule.begin(r_state, active, d, slope, first)
+    while True:
+        running = active.nonzero().flatten()
+        k = problem.affordable(running.numel())
         if k == 0:
             break
-        trial = problem.project(x[idx] + r_state.step[idx, None] * d[idx])
+        idx, evaluated = running, active
+        if k < running.numel():  # the budget pays for the first k running starts only
+            idx = running[:k]
+            evaluated = torch.zeros_like(active).index_fill_(0, idx, True)
+        trial = problem.project((x + r_state.step[:, None] * d)[idx])
         f_t, g_t = problem.value_and_grad(trial.reshape(k, *shape[1:]))
-        h_t, g_t = -f_t, -g_t.reshape(k, -1)
-        moved, x_new, h_new, g_new, stopped = rule.judge(r_state, idx, x[idx], h[idx], g[idx],
-                                                         trial, h_t, g_t)
-        active[stopped] = False
-        if moved.numel() == 0:
+        x_t = x.index_put((idx,), trial)
+        h_t = h.index_put((idx,), -f_t)
+        g_t = g.index_put((idx,), -g_t.reshape(k, -1))
+        moved, x_new, h_new, g_new, stopped = rule.judge(r_state, evaluated, x, h, g, x_t, h_t, g_t)
+        active &= ~stopped
+        if not bool(moved.any()):
             continue
-        direction.update(d_state, moved, x_new - x[moved], g_new - g[moved])
-        h_old = h[moved]
-        x[moved], h[moved], g[moved] = x_new, h_new, g_new
-        iterations[moved] += 1
-        better = h_new <= best_h[moved]
-        best_x[moved[better]], best_h[moved[better]] = x_new[better], h_new[better]
-        done = iterations[moved] >= max_iter
+        direction.update(d_state, moved, x_new - x, g_new - g)
+        h_old = h
+        m = moved[:, None]
+        x, h, g = torch.where(m, x_new, x), torch.where(moved, h_new, h), torch.where(m, g_new, g)
+        iterations += moved
+        better = moved & (h <= best_h)
+        best_x, best_h = torch.where(better[:, None], x, best_x), torch.where(better, h, best_h)
+        done = iterations >= max_iter
         if ftol is not None:
-            scale = torch.maximum(torch.maximum(h_old.abs(), h_new.abs()), torch.ones_like(h_old))
-            done |= (h_old - h_new) <= ftol * scale
+            scale = torch.maximum(torch.maximum(h_old.abs(), h.abs()), torch.ones_like(h))
+            done |= (h_old - h) <= ftol * scale
         if gtol is not None:
-            done |= projected_grad_norm(x_new, g_new) <= gtol
-        active[moved[done]] = False
-        new_directions(moved[~done])
+            done |= projected_grad_norm(x, g) <= gtol
+        done &= moved
+        active &= ~done
+        renew = moved & ~done
+        d_new, slope, first = direction.compute(d_state, renew, x, g)
+        d = torch.where(renew[:, None], d_new, d)
+        rule.begin(r_state, renew, d, slope, first)
     return LocalResult(best_x.reshape(n, *shape[1:]), -best_h, iterations)
-
-
-def payable(problem: Problem, running: Tensor) -> Tensor:
-    """Indices of the running starts (a ``b`` bool mask) that the budget can pay for in one
-    call, first ones first; empty when nothing runs or the budget is spent."""
-    idx = running.nonzero().flatten()
-    return idx[: problem.affordable(idx.numel())]
 
 
 def projected_grad_norm(x: Tensor, g: Tensor) -> Tensor:

@@ -2,15 +2,18 @@
 
 Each iteration of a start tries points ``x + t d`` (projected into the feasible set) until its
 rule accepts one; every driver call evaluates one trial of every running start. A rule keeps
-per-start state (one row per start):
+per-start state (one row per start). All arguments are full width (``b`` rows); a ``b`` bool
+``mask`` says which starts the call is about, and rows outside it must not change:
 
 - ``init(x, h, g)``: the state for ``b`` starts at ``x`` with values ``h`` and gradients ``g``.
-- ``begin(state, idx, d, slope, first)``: starts ``idx`` have a new direction ``d`` with slope
-  ``g . d`` and the direction's suggested first step ``first``: set their first trial step.
+- ``begin(state, mask, d, slope, first)``: the starts in ``mask`` have a new direction ``d``
+  with slope ``g . d`` and the direction's suggested first step ``first``: set their first trial.
 - ``state.step``: each start's current trial step (``b``).
-- ``judge(state, idx, x, h, g, trial, h_t, g_t)``: the trials of starts ``idx`` were evaluated;
-  returns ``(moved, x_new, h_new, g_new, stopped)``: the starts that take a step and where to,
-  and the starts that give up. Every other start tries again with its new ``state.step``.
+- ``judge(state, mask, x, h, g, trial, h_t, g_t)``: the trials of the starts in ``mask`` were
+  evaluated (other rows of ``trial``, ``h_t``, ``g_t`` hold ``x``, ``h``, ``g``); returns
+  ``(moved, x_new, h_new, g_new, stopped)``: bool masks of the starts that take a step and of
+  those that give up, and where the movers go (rows outside ``moved`` are ignored). Every other
+  evaluated start tries again with its new ``state.step``.
 """
 
 from __future__ import annotations
@@ -83,44 +86,49 @@ class WeakWolfe:
             x_lo=x.clone(), h_lo=h.clone(), g_lo=g.clone(),
         )
 
-    def begin(self, state: WolfeBracket, idx: Tensor, d: Tensor, slope: Tensor,
+    def begin(self, state: WolfeBracket, mask: Tensor, d: Tensor, slope: Tensor,
               first: Tensor) -> None:
-        state.step[idx], state.slope[idx] = first, slope
+        state.step = torch.where(mask, first, state.step)
+        state.slope = torch.where(mask, slope, state.slope)
 
-    def judge(self, state: WolfeBracket, idx: Tensor, x: Tensor, h: Tensor, g: Tensor,
+    def judge(self, state: WolfeBracket, mask: Tensor, x: Tensor, h: Tensor, g: Tensor,
               trial: Tensor, h_t: Tensor, g_t: Tensor) -> tuple[Tensor, ...]:
         s = state
         move = trial - x
         decrease = (g * move).sum(-1)  # <= 0 along a descent direction
         armijo = torch.isfinite(h_t) & (h_t <= h + self.c1 * decrease) & (h_t <= h)
         curvature = (g_t * move).sum(-1) >= self.c2 * decrease
-        stalled = (trial - s.x_lo[idx]).abs().amax(-1) <= 1e-12
-        s.tries[idx] += 1
-        accept = armijo & (curvature | stalled)
-        longer = armijo & ~accept
-        shorter = ~armijo
-        li = idx[longer]
-        s.lo[li], s.x_lo[li], s.h_lo[li], s.g_lo[li] = s.step[li], trial[longer], h_t[longer], \
-            g_t[longer]
-        si = idx[shorter]
-        s.hi[si] = s.step[si]
-        t, dh, sl = s.step[si], h_t[shorter] - h[shorter], s.slope[si]
-        t_quad = -sl * t * t / (2 * (dh - sl * t)).clamp_min(1e-300)
+        stalled = (trial - s.x_lo).abs().amax(-1) <= 1e-12
+        s.tries = s.tries + mask
+        accept = mask & armijo & (curvature | stalled)
+        longer = mask & armijo & ~accept
+        shorter = mask & ~armijo
+        s.lo = torch.where(longer, s.step, s.lo)
+        s.hi = torch.where(shorter, s.step, s.hi)
+        # Shorter: safeguarded quadratic interpolation, or bisection once an Armijo step is known.
+        t, dh = s.step, h_t - h
+        t_quad = -s.slope * t * t / (2 * (dh - s.slope * t)).clamp_min(1e-300)
         t_quad = torch.where(torch.isfinite(dh), t_quad, 0.1 * t)
         back = torch.minimum(torch.maximum(t_quad, 0.1 * t), 0.5 * t)
-        s.step[si] = torch.where(s.lo[si] > 0, 0.5 * (s.lo[si] + s.hi[si]), back)
-        s.step[li] = torch.where(torch.isinf(s.hi[li]), 4.0 * s.step[li],
-                                 0.5 * (s.lo[li] + s.hi[li]))
-        out = idx[~accept & (s.tries[idx] >= self.max_trials)]
-        fallback = out[s.lo[out] > 0]
-        moved = torch.cat([idx[accept], fallback])
-        x_new = torch.cat([trial[accept], s.x_lo[fallback]])
-        h_new = torch.cat([h_t[accept], s.h_lo[fallback]])
-        g_new = torch.cat([g_t[accept], s.g_lo[fallback]])
-        stopped = out[s.lo[out] <= 0]
-        s.x_lo[moved], s.h_lo[moved], s.g_lo[moved] = x_new, h_new, g_new
-        s.tries[moved], s.lo[moved], s.hi[moved] = 0, 0.0, float("inf")
-        return moved, x_new, h_new, g_new, stopped
+        bisect = 0.5 * (s.lo + s.hi)
+        s.step = torch.where(shorter, torch.where(s.lo > 0, bisect, back),
+                             torch.where(longer, torch.where(torch.isinf(s.hi), 4.0 * t, bisect), t))
+        out = mask & ~accept & (s.tries >= self.max_trials)
+        fallback = out & (s.lo > 0)  # out of trials: take the longest Armijo step known
+        moved = accept | fallback
+        a2 = accept[:, None]
+        x_new = torch.where(a2, trial, torch.where(longer[:, None], trial, s.x_lo))
+        h_new = torch.where(accept, h_t, torch.where(longer, h_t, s.h_lo))
+        g_new = torch.where(a2, g_t, torch.where(longer[:, None], g_t, s.g_lo))
+        # x_lo follows the longest Armijo point; a mover starts afresh from where it went.
+        keep = (longer | moved)[:, None]
+        s.x_lo = torch.where(keep, x_new, s.x_lo)
+        s.h_lo = torch.where(longer | moved, h_new, s.h_lo)
+        s.g_lo = torch.where(keep, g_new, s.g_lo)
+        s.tries = torch.where(moved, 0, s.tries)
+        s.lo = torch.where(moved, 0.0, s.lo)
+        s.hi = torch.where(moved, float("inf"), s.hi)
+        return moved, x_new, h_new, g_new, out & ~fallback
 
 
 @dataclass
@@ -160,22 +168,22 @@ class Backtracking:
         return BacktrackingState(x.new_zeros(b), torch.zeros(b, dtype=torch.long, device=x.device),
                                  torch.ones(b, dtype=torch.bool, device=x.device))
 
-    def begin(self, state: BacktrackingState, idx: Tensor, d: Tensor, slope: Tensor,
+    def begin(self, state: BacktrackingState, mask: Tensor, d: Tensor, slope: Tensor,
               first: Tensor) -> None:
-        new = idx[state.fresh[idx]]
-        state.step[new] = self.length / d[state.fresh[idx]].norm(dim=-1).clamp_min(1e-30)
-        state.fresh[new] = False
+        new = mask & state.fresh
+        step = self.length / d.norm(dim=-1).clamp_min(1e-30)
+        state.step = torch.where(new, step, state.step)
+        state.fresh = state.fresh & ~new
 
-    def judge(self, state: BacktrackingState, idx: Tensor, x: Tensor, h: Tensor, g: Tensor,
+    def judge(self, state: BacktrackingState, mask: Tensor, x: Tensor, h: Tensor, g: Tensor,
               trial: Tensor, h_t: Tensor, g_t: Tensor) -> tuple[Tensor, ...]:
         decrease = (g * (trial - x)).sum(-1)
-        ok = torch.isfinite(h_t) & (h_t <= h + self.c1 * decrease) & (h_t < h)
-        moved, rejected = idx[ok], idx[~ok]
-        state.halvings[moved] = 0
-        state.step[rejected] = state.step[rejected] * 0.5
-        state.halvings[rejected] += 1
-        stopped = rejected[state.halvings[rejected] >= self.max_halvings]
-        return moved, trial[ok], h_t[ok], g_t[ok], stopped
+        ok = mask & torch.isfinite(h_t) & (h_t <= h + self.c1 * decrease) & (h_t < h)
+        rejected = mask & ~ok
+        state.halvings = torch.where(ok, 0, state.halvings + rejected)
+        state.step = torch.where(rejected, state.step * 0.5, state.step)
+        stopped = rejected & (state.halvings >= self.max_halvings)
+        return ok, trial, h_t, g_t, stopped
 
 
 @dataclass
@@ -193,11 +201,11 @@ class FullStep:
     def init(self, x: Tensor, h: Tensor, g: Tensor) -> FullStepState:
         return FullStepState(x.new_ones(x.shape[0]))
 
-    def begin(self, state: FullStepState, idx: Tensor, d: Tensor, slope: Tensor,
+    def begin(self, state: FullStepState, mask: Tensor, d: Tensor, slope: Tensor,
               first: Tensor) -> None:
         return None
 
-    def judge(self, state: FullStepState, idx: Tensor, x: Tensor, h: Tensor, g: Tensor,
+    def judge(self, state: FullStepState, mask: Tensor, x: Tensor, h: Tensor, g: Tensor,
               trial: Tensor, h_t: Tensor, g_t: Tensor) -> tuple[Tensor, ...]:
-        ok = torch.isfinite(h_t)
-        return idx[ok], trial[ok], h_t[ok], g_t[ok], idx[~ok]
+        ok = mask & torch.isfinite(h_t)
+        return ok, trial, h_t, g_t, mask & ~ok
