@@ -23,6 +23,11 @@ that, when the model is one it knows:
   ``LogExpectedImprovement``, ``UpperConfidenceBound``, ``ProbabilityOfImprovement``,
   ``LogProbabilityOfImprovement``, ``PosteriorMean``, without a posterior transform.
 
+EI and LogEI with a scalar ``best_f`` also get their gradient in closed form
+(:class:`ClosedFormImprovement`): the derivatives of the moments and of BoTorch's formula,
+computed with the value, instead of autograd through a few dozen small operations; the values
+are BoTorch's formula on the same moments. The others are differentiated by autograd.
+
 Anything else returns None and the caller keeps BoTorch's path. The caller also checks the
 rebuilt acquisition against BoTorch's on a few points (:func:`agrees`) before using it.
 """
