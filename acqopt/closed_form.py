@@ -269,7 +269,10 @@ class ClosedFormImprovement(torch.nn.Module):
     def forward(self, X: Tensor) -> Tensor:
         if X.dim() < 3 or X.shape[-2] != 1:  # q x d, or q > 1: BoTorch's checks and errors
             return self.acquisition(X)
-        gp, best_f = self.acquisition.model, self.acquisition.best_f.to(X)
+        gp = self.acquisition.model
+        if gp.cholesky.dtype != X.dtype or gp.cholesky.device != X.device:
+            self.acquisition.to(X)  # as BoTorch's forward does, only when needed
+        best_f = self.acquisition.best_f
         value = _ImprovementValue.apply(gp.scaled(X), gp, best_f, self.acquisition.maximize,
                                         self.log)
         return value.reshape(X.shape[:-2])
