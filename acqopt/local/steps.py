@@ -116,15 +116,13 @@ class WeakWolfe:
         out = mask & ~accept & (s.tries >= self.max_trials)
         fallback = out & (s.lo > 0)  # out of trials: take the longest Armijo step known
         moved = accept | fallback
-        a2 = accept[:, None]
-        x_new = torch.where(a2, trial, torch.where(longer[:, None], trial, s.x_lo))
-        h_new = torch.where(accept, h_t, torch.where(longer, h_t, s.h_lo))
-        g_new = torch.where(a2, g_t, torch.where(longer[:, None], g_t, s.g_lo))
-        # x_lo follows the longest Armijo point; a mover starts afresh from where it went.
-        keep = (longer | moved)[:, None]
-        s.x_lo = torch.where(keep, x_new, s.x_lo)
-        s.h_lo = torch.where(longer | moved, h_new, s.h_lo)
-        s.g_lo = torch.where(keep, g_new, s.g_lo)
+        # Where each start stands: the trial if it satisfies Armijo, else its longest Armijo
+        # point (the fallback's target). x_lo follows it; a mover starts afresh from there.
+        armijo_trial = accept | longer
+        x_new = torch.where(armijo_trial[:, None], trial, s.x_lo)
+        h_new = torch.where(armijo_trial, h_t, s.h_lo)
+        g_new = torch.where(armijo_trial[:, None], g_t, s.g_lo)
+        s.x_lo, s.h_lo, s.g_lo = x_new, h_new, g_new
         s.tries = torch.where(moved, 0, s.tries)
         s.lo = torch.where(moved, 0.0, s.lo)
         s.hi = torch.where(moved, float("inf"), s.hi)
