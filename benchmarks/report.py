@@ -74,9 +74,11 @@ def report(out: Path) -> str:
 
     texts = []
     for path in sorted(out.glob("*.jsonl")):
+        suite, _, profile = path.stem.partition("-")  # other records (plugins.jsonl) are skipped
+        if not profile or suite not in SUITES:
+            continue
         records = read(path)
-        suite, profile = path.stem.split("-", 1)
-        if not records or suite not in SUITES:
+        if not records:
             continue
         text = SUITES[suite].report(records, path, profile) + provenance(records, path)
         path.with_suffix(".md").write_text(text)

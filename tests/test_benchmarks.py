@@ -70,7 +70,9 @@ def test_smoke_run_and_report(tmp_path):
     assert main(["run", "landscapes", "--profile", "smoke", "--out", str(tmp_path),
                  "--no-progress"]) == 0
     assert len(read(tmp_path / "landscapes-smoke.jsonl")) == 1
+    (tmp_path / "plugins.jsonl").write_text('{"host": "ax"}\n')  # another benchmark's records
     assert main(["report", "--out", str(tmp_path)]) == 0
+    assert not (tmp_path / "plugins.md").exists()
     page = (tmp_path / "landscapes-smoke.md").read_text()
     assert "| logei | 10x512 | lbfgs |" in page
     assert "`python -m benchmarks run landscapes --profile smoke` (1 runs)" in page
