@@ -63,6 +63,20 @@ def test_botorch_options_are_honoured():
     assert len(acq.batches) > 5
 
 
+def test_a_budget_for_several_rounds_runs_them_side_by_side():
+    # 16 starts on Bumps cost ~10-20 queries each, so 4000 queries pay for several rounds of
+    # 256 raw samples and 16 starts: the first batch is sized by the expected cost of a start,
+    # the second by the measured one, and no sequence of one-round batches follows.
+    acq = BatchSizes()
+    opt = acqopt.get_optimizer("lbfgs")
+    r = opt.optimize(acq, Bumps.bounds.double(), budget=4000, generator=0)
+    assert r.counts.queries <= 4000
+    assert r.info["rounds"] >= 4 and r.info["batches"] <= 3
+    raw = [b for b in acq.batches if b % 256 == 0]  # the raw-sample calls, one per batch
+    assert raw[0] == 256 * opt.width(4000, opt.queries_per_start) and len(raw) == r.info["batches"]
+    assert max(acq.batches) > 256 and max(b for b in acq.batches if b not in raw) > 16
+
+
 def test_fixed_features():
     acq = Bumps()
     x, v = acqopt.optimize_acqf(

@@ -102,7 +102,12 @@ class RepeatedLBFGS(BaseOptimizer):
         raw_samples: Candidates scored to choose the starts (BoTorch's ``raw_samples``).
         design: Where raw samples come from: "sobol", "uniform", "around_best" or "mix".
         eta: Boltzmann temperature on standardised values (BoTorch's default 1.0).
-        rounds: Rounds when ``budget`` is None; with a budget, rounds go on while one fits.
+        rounds: Rounds when ``budget`` is None; with a budget, rounds go on while one fits,
+            as many side by side in one batch as the budget is expected to pay for
+            (:meth:`width`).
+        queries_per_start: Expected queries of one L-BFGS start, for sizing the first batch
+            under a budget (48: the median of an unbudgeted run over the 24 landscape
+            snapshot/acquisition pairs); later batches use the measured cost.
         local: The batched projected L-BFGS component.
         near_equal: Which maximiser to return: "best" (the highest value found) or
             "far_from_data" (among the local optima within ``near_equal_tol`` of the best, the
@@ -119,6 +124,7 @@ class RepeatedLBFGS(BaseOptimizer):
     design: str = "mix"
     eta: float = 1.0
     rounds: int = 1
+    queries_per_start: int = 48
     local: ProjectedLBFGS = field(default_factory=ProjectedLBFGS)
     near_equal: str = "best"
     near_equal_tol: float = 1e-3
@@ -131,6 +137,7 @@ class RepeatedLBFGS(BaseOptimizer):
         positive_int("num_restarts", self.num_restarts)
         positive_int("raw_samples", self.raw_samples)
         positive_int("rounds", self.rounds)
+        positive_int("queries_per_start", self.queries_per_start)
         check_design(self.design)
         positive_float("eta", self.eta)
         if self.raw_samples < self.num_restarts:
@@ -142,21 +149,36 @@ class RepeatedLBFGS(BaseOptimizer):
     def min_budget(self, q: int, d: int) -> int:
         return self.raw_samples + self.num_restarts
 
+    def width(self, remaining: int, per_start: float) -> int:
+        """Rounds to run side by side in the next batch: as many as ``remaining`` queries are
+        expected to pay for when a start costs ``per_start`` queries (at least 1, and no more
+        than can score their raw samples and evaluate their starts), so a larger budget buys
+        more starts in about the same number of calls rather than more calls."""
+        expected = self.raw_samples + self.num_restarts * per_start
+        return max(1, min(round(remaining / expected),
+                          remaining // (self.raw_samples + self.num_restarts)))
+
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
         budgeted = problem.remaining is not None
-        rounds = extra = 0
+        rounds = extra = batches = 0
         U = values = None
         optima = refine_warm_starts(problem, self.local)
         rounds += len(optima)
-        while (budgeted and problem.remaining >= self.min_budget(problem.q, problem.d)) or (
-            not budgeted and rounds < self.rounds
-        ):
-            U = initial_points(self.design, problem, self.raw_samples, generator)
+        # With a budget, the first batch is sized by the expected cost of a start, the next
+        # by the cost the last batch's starts had.
+        width = self.width(problem.remaining, self.queries_per_start) if budgeted else 1
+        while (budgeted and problem.remaining >= width * self.min_budget(problem.q, problem.d)) \
+                or (not budgeted and rounds < self.rounds):
+            U = initial_points(self.design, problem, width * self.raw_samples, generator)
             values = problem.value(U)
-            starts = boltzmann_starts(values, self.num_restarts, self.eta, generator)
+            starts = boltzmann_starts(values, width * self.num_restarts, self.eta, generator)
+            before = problem.counter.queries
             optima.append(self.local.refine(problem, U[starts], values[starts]))
             values[starts] = float("-inf")  # used
-            rounds += 1
+            rounds, batches = rounds + width, batches + 1
+            if budgeted:
+                spent = problem.counter.queries - before
+                width = self.width(problem.remaining, spent / len(starts))
         # A budget too small for a new round still buys starts from the scored raw points.
         while budgeted and U is not None and problem.remaining > 0 and torch.isfinite(values).any():
             n = min(self.num_restarts, int(torch.isfinite(values).sum()), problem.remaining)
@@ -167,10 +189,11 @@ class RepeatedLBFGS(BaseOptimizer):
         record_local_optima(problem, optima)
         if self.near_equal == "far_from_data":
             choose_among_near_equal(problem, self.near_equal_tol)
-        problem.info.update(rounds=rounds, extra_starts=extra)
+        problem.info.update(rounds=rounds, batches=batches, extra_starts=extra)
         status = Status.BUDGET_EXHAUSTED if budgeted else Status.CONVERGED
         return status, (
-            f"{rounds} round(s) of {self.num_restarts} L-BFGS starts and {extra} extra start(s)"
+            f"{rounds} round(s) of {self.num_restarts} L-BFGS starts in {batches} batch(es) and "
+            f"{extra} extra start(s)"
         )
 
 
