@@ -46,9 +46,6 @@ from botorch.acquisition.analytic import (
     PosteriorMean,
     ProbabilityOfImprovement,
     UpperConfidenceBound,
-    _ei_helper,
-    _log_ei_helper,
-    _scaled_improvement,
 )
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import Normalize
@@ -58,6 +55,11 @@ from gpytorch.kernels import MaternKernel, RBFKernel, ScaleKernel
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood, GaussianLikelihood
 from gpytorch.means import ConstantMean, ZeroMean
 from torch import Tensor
+
+try:  # BoTorch's own EI/LogEI formula (private helpers: without them, autograd on its class)
+    from botorch.acquisition.analytic import _ei_helper, _log_ei_helper, _scaled_improvement
+except ImportError:  # pragma: no cover - a BoTorch that renamed them
+    _ei_helper = _log_ei_helper = _scaled_improvement = None
 
 SUPPORTED_ACQUISITIONS = (ExpectedImprovement, LogExpectedImprovement, UpperConfidenceBound,
                           ProbabilityOfImprovement, LogProbabilityOfImprovement, PosteriorMean)
@@ -293,7 +295,7 @@ def closed_form_acquisition(acq_function: torch.nn.Module) -> torch.nn.Module | 
         return None
     acquisition = copy.deepcopy(acq_function, memo={id(acq_function.model): model})
     if type(acq_function) in (ExpectedImprovement, LogExpectedImprovement) \
-            and acquisition.best_f.numel() == 1:
+            and acquisition.best_f.numel() == 1 and _log_ei_helper is not None:
         return ClosedFormImprovement(acquisition)
     return acquisition
 
