@@ -12,6 +12,7 @@ from botorch.sampling import SobolQMCNormalSampler
 
 import acqopt
 from acqopt.counting import BudgetExhausted, CountingAcquisition
+from acqopt.methods.multistart import MAX_WIDTH
 from acqopt.testing import Bumps
 
 UNIT4 = torch.stack([torch.zeros(4), torch.ones(4)]).double()
@@ -75,6 +76,8 @@ def test_a_budget_for_several_rounds_runs_them_side_by_side():
     raw = [b for b in acq.batches if b % 256 == 0]  # the raw-sample calls, one per batch
     assert raw[0] == 256 * opt.width(4000, opt.queries_per_start) and len(raw) == r.info["batches"]
     assert max(acq.batches) > 256 and max(b for b in acq.batches if b not in raw) > 16
+    # A huge budget does not ask for a batch beyond memory; a small one gets one round.
+    assert opt.width(10**9, 48) == MAX_WIDTH and opt.width(300, 48) == 1
 
 
 def test_fixed_features():

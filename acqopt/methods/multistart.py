@@ -22,6 +22,10 @@ from acqopt.local.base import LocalResult
 from acqopt.local.searches import ProjectedLBFGS
 from acqopt.registry import register
 
+# Most rounds one batch of ``lbfgs`` runs side by side under a budget (4096 raw samples and
+# 256 starts at the defaults); beyond it, rounds follow one another.
+MAX_WIDTH = 16
+
 
 def boltzmann_starts(values: Tensor, n: int, eta: float, generator: torch.Generator) -> Tensor:
     """Indices of ``n`` starts drawn without replacement with weights ``exp(eta * z)``.
@@ -151,11 +155,12 @@ class RepeatedLBFGS(BaseOptimizer):
 
     def width(self, remaining: int, per_start: float) -> int:
         """Rounds to run side by side in the next batch: as many as ``remaining`` queries are
-        expected to pay for when a start costs ``per_start`` queries (at least 1, and no more
-        than can score their raw samples and evaluate their starts), so a larger budget buys
-        more starts in about the same number of calls rather than more calls."""
+        expected to pay for when a start costs ``per_start`` queries (at least 1; no more than
+        can score their raw samples and evaluate their starts, nor than ``MAX_WIDTH``, so a huge
+        budget cannot ask for a batch beyond memory), so a larger budget buys more starts in
+        about the same number of calls rather than more calls."""
         expected = self.raw_samples + self.num_restarts * per_start
-        return max(1, min(round(remaining / expected),
+        return max(1, min(round(remaining / expected), MAX_WIDTH,
                           remaining // (self.raw_samples + self.num_restarts)))
 
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
