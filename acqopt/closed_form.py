@@ -161,6 +161,20 @@ class ClosedFormGP(torch.nn.Module):
         Z = self.input_transform(X) if self.input_transform is not None else X
         return Z.reshape(-1, Z.shape[-1]) / self.lengthscale
 
+    def input_grad(self, G: Tensor) -> Tensor:
+        """A gradient with respect to :meth:`scaled`'s points (``m x d``) taken back to the
+        points it was given, by the same operations as autograd's backward pass."""
+        G = G / self.lengthscale
+        transform = self.input_transform
+        if transform is None:
+            return G
+        indices = getattr(transform, "indices", None)
+        if indices is None:
+            return G / transform.coefficient
+        G = G.clone()
+        G[..., indices] = G[..., indices] / transform.coefficient
+        return G
+
     def moments(self, U: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Posterior mean and variance (``m``) at scaled points ``U`` (``m x d``), in the
         outcome's units, and for :meth:`moments_grad` the distances ``r`` (``m x n``) and
@@ -225,29 +239,39 @@ class _ImprovementValue(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, U, gp, best_f, maximize, log):
-        mean, variance, r, v = gp.moments(U)
-        sigma = variance.clamp_min(MIN_VARIANCE).sqrt()
-        z = _scaled_improvement(mean, sigma, best_f, maximize)
-        if log:
-            h = _log_ei_helper(z)
-            value = h + sigma.log()
-        else:
-            value = sigma * _ei_helper(z)
-        if ctx.needs_input_grad[0]:
-            sign = 1.0 if maximize else -1.0
-            if log:
-                slope = torch.exp(log_ndtr(z) - h)  # h'(z)
-                d_mean, d_sigma = sign * slope / sigma, (1.0 - z * slope) / sigma
-            else:
-                d_mean, d_sigma = sign * ndtr(z), phi(z)
-            d_variance = torch.where(variance >= MIN_VARIANCE, 0.5 * d_sigma / sigma, 0.0)
-            ctx.save_for_backward(gp.moments_grad(U, r, v, d_mean, d_variance))
+        value, grad = improvement(U, gp, best_f, maximize, log, ctx.needs_input_grad[0])
+        if grad is not None:
+            ctx.save_for_backward(grad)
         return value
 
     @staticmethod
     def backward(ctx, grad_value):
         (grad,) = ctx.saved_tensors
         return grad_value[:, None] * grad, None, None, None, None
+
+
+def improvement(U: Tensor, gp: ClosedFormGP, best_f: Tensor, maximize: bool, log: bool,
+                with_grad: bool) -> tuple[Tensor, Tensor | None]:
+    """EI or LogEI (``m``) at scaled points ``U`` (``m x d``) and, if ``with_grad``, its
+    gradient with respect to ``U`` (``m x d``; else None): see :class:`_ImprovementValue`."""
+    mean, variance, r, v = gp.moments(U)
+    sigma = variance.clamp_min(MIN_VARIANCE).sqrt()
+    z = _scaled_improvement(mean, sigma, best_f, maximize)
+    if log:
+        h = _log_ei_helper(z)
+        value = h + sigma.log()
+    else:
+        value = sigma * _ei_helper(z)
+    if not with_grad:
+        return value, None
+    sign = 1.0 if maximize else -1.0
+    if log:
+        slope = torch.exp(log_ndtr(z) - h)  # h'(z)
+        d_mean, d_sigma = sign * slope / sigma, (1.0 - z * slope) / sigma
+    else:
+        d_mean, d_sigma = sign * ndtr(z), phi(z)
+    d_variance = torch.where(variance >= MIN_VARIANCE, 0.5 * d_sigma / sigma, 0.0)
+    return value, gp.moments_grad(U, r, v, d_mean, d_variance)
 
 
 class ClosedFormImprovement(torch.nn.Module):
@@ -278,6 +302,18 @@ class ClosedFormImprovement(torch.nn.Module):
         value = _ImprovementValue.apply(gp.scaled(X), gp, best_f, self.acquisition.maximize,
                                         self.log)
         return value.reshape(X.shape[:-2])
+
+    def value_and_grad(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Values (``b``) and their gradients with respect to ``X`` (``b x 1 x d``), without
+        autograd: the same numbers as ``forward`` and a backward pass of the sum."""
+        if X.dim() != 3 or X.shape[-2] != 1:
+            raise ValueError(f"X: expected b x 1 x d, got shape {tuple(X.shape)}")
+        gp = self.acquisition.model
+        if gp.cholesky.dtype != X.dtype or gp.cholesky.device != X.device:
+            self.acquisition.to(X)
+        value, grad = improvement(gp.scaled(X), gp, self.acquisition.best_f,
+                                  self.acquisition.maximize, self.log, True)
+        return value, gp.input_grad(grad).reshape(X.shape)
 
     def set_X_pending(self, X_pending: Tensor | None = None) -> None:
         self.acquisition.set_X_pending(X_pending)

@@ -103,6 +103,34 @@ class CountingAcquisition(AcquisitionFunction):
 
     def forward(self, X: Tensor) -> Tensor:
         """Evaluates ``X`` (``b x q x d`` or ``q x d``) after counting it against the budget."""
+        n = self._admit(X)
+        wants_grad = torch.is_grad_enabled() and X.requires_grad
+        values = self.acq_function(X)  # an exception here propagates, and nothing is counted
+        self._check_output(X, values, wants_grad)
+        self._count(n, wants_grad)
+        if self._candidate is not None:
+            self._check_candidate(X, values)
+        return values
+
+    def value_and_grad(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Values of ``X`` (``b x q x d``; shape ``b``) and their gradients with respect to
+        ``X``, counted as queries with gradient: from the evaluator's own ``value_and_grad``
+        when it has one (the closed form's, without autograd), else by autograd."""
+        direct = getattr(self.acq_function, "value_and_grad", None)
+        if direct is None or self._candidate is not None or X.dim() != 3 or X.shape[-2] != 1:
+            X = X.detach().requires_grad_(True)
+            with torch.enable_grad():
+                values = self(X)
+                (grad,) = torch.autograd.grad(values.sum(), X)
+            return values.detach(), grad
+        n = self._admit(X)
+        values, grad = direct(X)
+        self._check_output(X, values, False)
+        self._count(n, True)
+        return values, grad
+
+    def _admit(self, X: Tensor) -> int:
+        """The queries in ``X``, after checking that the budget and the time limit allow them."""
         n = X.shape[:-2].numel() if X.dim() > 2 else 1
         if self.budget is not None and self.queries + n > self.budget:
             raise BudgetExhausted(
@@ -111,16 +139,13 @@ class CountingAcquisition(AcquisitionFunction):
             )
         if self._deadline is not None and time.monotonic() > self._deadline:
             raise TimeLimitReached("the time limit was reached")
-        wants_grad = torch.is_grad_enabled() and X.requires_grad
-        values = self.acq_function(X)  # an exception here propagates, and nothing is counted
-        self._check_output(X, values, wants_grad)
+        return n
+
+    def _count(self, n: int, with_grad: bool) -> None:
         self.queries += n
         self.calls += 1
-        if wants_grad:
+        if with_grad:
             self.grad_queries += n
-        if self._candidate is not None:
-            self._check_candidate(X, values)
-        return values
 
     def _check_output(self, X: Tensor, values: object, wants_grad: bool) -> None:
         """Raises ``ValueError`` unless the acquisition answered one floating value per
@@ -264,14 +289,21 @@ class Problem:
 
         Non-finite values come back as ``-inf`` with a zero gradient.
         """
-        U = U.detach().requires_grad_(True)
-        with torch.enable_grad():
-            F = self.feasible(U)
-            raw = self.counter(self.to_bounds(F))
-            (grad,) = torch.autograd.grad(raw.sum(), U)
+        U = U.detach()
+        if self.polytope is None:
+            F = U
+            raw, grad = self.counter.value_and_grad(self.to_bounds(F))
+            grad = grad * self.scale
+        else:  # the gradient through the projection onto the constraints, by autograd
+            U.requires_grad_(True)
+            with torch.enable_grad():
+                F = self.feasible(U)
+                raw = self.counter(self.to_bounds(F))
+                (grad,) = torch.autograd.grad(raw.sum(), U)
+            F = F.detach()
         values = self._clean(raw.detach())
         grad = torch.where(torch.isfinite(values)[:, None, None], grad, 0.0).nan_to_num(0.0, 0.0, 0.0)
-        self._record(F.detach(), values)
+        self._record(F, values)
         return values, grad
 
     def _clean(self, values: Tensor) -> Tensor:

@@ -87,6 +87,20 @@ class Timed(torch.nn.Module):
             X.register_hook(self._stop)
         return out
 
+    def value_and_grad(self, X):
+        """The acquisition's own value and gradient (as the counter would call it), timed."""
+        start = time.perf_counter()
+        direct = getattr(self.acq, "value_and_grad", None)
+        if direct is not None:
+            out = direct(X)
+        else:
+            X = X.detach().requires_grad_(True)
+            with torch.enable_grad():
+                values = self.acq(X)
+                out = values.detach(), torch.autograd.grad(values.sum(), X)[0]
+        self.seconds += time.perf_counter() - start
+        return out
+
     def _start(self, grad):
         self._backward_started = time.perf_counter()
 

@@ -14,6 +14,7 @@ import acqopt
 from acqopt.counting import BudgetExhausted, CountingAcquisition
 from acqopt.methods.multistart import MAX_WIDTH
 from acqopt.testing import Bumps
+from tests.conftest import gp_logei
 
 UNIT4 = torch.stack([torch.zeros(4), torch.ones(4)]).double()
 
@@ -125,6 +126,25 @@ def test_counter_counts_and_refuses():
     assert counter.queries == 9
     counter(torch.zeros(1, 2))  # a single q x d counts once
     assert counter.remaining == 0
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_counter_value_and_grad_counts_and_refuses_as_a_call_does(fast):
+    # BoTorch's LogEI (autograd) or the closed form's direct path after the first call checks it
+    acq = gp_logei()
+    counter = CountingAcquisition(acq, budget=12, fast=fast)
+    X = torch.rand(5, 1, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    for _ in range(2):
+        values, grad = counter.value_and_grad(X)
+        Z = X.clone().requires_grad_(True)
+        acq(Z).sum().backward()
+        torch.testing.assert_close(values, acq(X), rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(grad, Z.grad, rtol=1e-7, atol=1e-10)
+    assert counter.evaluator == ("closed-form" if fast else "botorch")
+    assert counter.counts == acqopt.Counts(queries=10, grad_queries=10, calls=2)
+    with pytest.raises(BudgetExhausted):
+        counter.value_and_grad(X)
+    assert counter.queries == 10
 
 
 def test_generator_forms_agree():
