@@ -160,3 +160,38 @@ def test_each_start_searches_as_if_alone(key):
         assert torch.equal(alone.U[0], together.U[i]), i
         assert torch.equal(alone.values[0], together.values[i]), i
         assert int(alone.iterations[0]) == int(together.iterations[i]), i
+
+
+@pytest.mark.parametrize("key", sorted(LOCAL_SEARCHES))
+def test_later_starts_take_freed_rows_and_search_as_if_alone(key):
+    # With a source of further starts, a batch of 3 rows searches 8 starts: each new start
+    # begins in a row a finished start freed, in the same call as the others' trials, and
+    # its path is what it would be alone (bit for bit); every start's result comes back.
+    U = torch.rand(8, 1, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    bounds = torch.stack([torch.zeros(4), torch.ones(4)]).double()
+
+    def problem():
+        return Problem(CountingAcquisition(Negated(rosenbrock)), bounds, q=1)
+
+    queue, asked = list(range(3, 8)), []
+
+    def more(n):
+        asked.append(n)
+        take, queue[:] = queue[:n], queue[n:]
+        return U[take] if take else None
+
+    batch = problem()
+    together = LOCAL_SEARCHES[key]().refine(batch, U[:3], more=more)
+    assert together.U.shape[0] == 8 and not queue
+    rows = [tuple(u.flatten().tolist()) for u in together.U]
+    alone_calls = 0
+    for i in range(8):
+        single = problem()
+        alone = LOCAL_SEARCHES[key]().refine(single, U[i:i + 1])
+        alone_calls += single.counter.calls
+        j = rows.index(tuple(alone.U[0].flatten().tolist()))
+        assert torch.equal(alone.values[0], together.values[j]), i
+        assert int(alone.iterations[0]) == int(together.iterations[j]), i
+    if key != "none":  # never more rows than the batch has, and fewer calls than one by one
+        assert max(asked) <= 3
+        assert batch.counter.calls < alone_calls

@@ -16,7 +16,8 @@ class LocalResult:
 
     Attributes:
         U: ``b' x q x d`` refined candidates in the unit cube: the first ``b' <= b`` starts
-            (``b' < b`` only when the budget ran out before every start was evaluated).
+            (``b' < b`` only when the budget ran out before every start was evaluated), and
+            the further starts a ``more`` source gave.
         values: ``b`` acquisition values at ``U``; each is at least the start's value.
         iterations: ``b`` accepted steps per start.
     """
@@ -35,7 +36,10 @@ class LocalSearch(Protocol):
     return a candidate worse than its start.
     """
 
-    def refine(self, problem: Problem, U: Tensor, values: Tensor | None = None) -> LocalResult:
-        """Refines ``b x q x d`` starts ``U`` (with their values, if known)."""
+    def refine(self, problem: Problem, U: Tensor, values: Tensor | None = None,
+               more=None) -> LocalResult:
+        """Refines ``b x q x d`` starts ``U`` (with their values, if known), and the further
+        starts ``more`` hands out when called with the number it may give (up to that many
+        ``k x q x d`` starts, or None), searched as rows of the batch free up."""
         ...
 

@@ -15,6 +15,9 @@ changed, so each start's arithmetic is exactly what it would be alone.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -31,6 +34,7 @@ def descend(
     max_iter: int,
     gtol: float | None = None,
     ftol: float | None = None,
+    more: Callable[[int], Tensor | None] | None = None,
 ) -> LocalResult:
     """Refines ``b x q x d`` starts ``U`` by descent on ``h = -acquisition``.
 
@@ -44,11 +48,17 @@ def descend(
         gtol: Stop a start when its projected gradient's inf-norm is at most this (None: never).
         ftol: Stop a start when a step lowers ``h`` by at most ``ftol * max(|h_old|, |h|, 1)``
             (scipy's L-BFGS-B test; None: never).
+        more: Further starts: called with the number of rows that finished starts have freed
+            (and the budget can pay for beside the running ones), it returns up to that many
+            ``k x q x d`` starts, or None when it has no more. Each begins in a freed row in the
+            same call as the other starts' trials, so a batch stays full instead of waiting
+            for its slowest start.
 
     Returns:
         The best point each start visited (never worse than the start), its value and the
         number of accepted steps; only the first ``b' <= b`` starts when the budget could not
-        pay for evaluating all of them.
+        pay for evaluating all of them. With ``more``, the starts whose rows were reused come
+        first, in the order they were replaced, then the rows' last starts.
     """
     shape = U.shape
     n = problem.affordable(shape[0])
@@ -62,6 +72,7 @@ def descend(
     h, g = -f, -g.reshape(n, -1)
     best_x, best_h = x.clone(), h.clone()
     d_state, r_state = direction.init(x), rule.init(x, h, g)
+    replaced: list[tuple[Tensor, Tensor, Tensor]] = []
 
     active = torch.isfinite(h)
     if gtol is not None:
@@ -71,17 +82,45 @@ def descend(
     while True:
         running = active.nonzero().flatten()
         k = problem.affordable(running.numel())
-        if k == 0:
+        new = None
+        if more is not None and k == running.numel():
+            free = (~active).nonzero().flatten()
+            room = min(free.numel(), problem.affordable(k + free.numel()) - k)
+            new = more(room) if room > 0 else None
+            if new is not None and new.shape[0] == 0:
+                new = None
+        if k == 0 and new is None:
             break
         idx, evaluated = running, active
         if k < running.numel():  # the budget pays for the first k running starts only
             idx = running[:k]
             evaluated = torch.zeros_like(active).index_fill_(0, idx, True)
         trial = problem.project((x + r_state.step[:, None] * d)[idx])
-        f_t, g_t = problem.value_and_grad(trial.reshape(k, *shape[1:]))
+        if new is None:
+            f_t, g_t = problem.value_and_grad(trial.reshape(k, *shape[1:]))
+        else:  # the new starts are evaluated in the same call, then take the freed rows
+            rows = free[: new.shape[0]]
+            starts = problem.project(new.reshape(rows.numel(), -1))
+            f_t, g_t = problem.value_and_grad(torch.cat([trial, starts]).reshape(-1, *shape[1:]))
+            replaced.append((best_x[rows], best_h[rows], iterations[rows]))
+            x, h = x.index_put((rows,), starts), h.index_put((rows,), -f_t[k:])
+            g = g.index_put((rows,), -g_t[k:].reshape(rows.numel(), -1))
+            best_x, best_h = best_x.index_put((rows,), starts), best_h.index_put((rows,), -f_t[k:])
+            iterations = iterations.index_fill(0, rows, 0)
+            begun = torch.zeros_like(active).index_fill_(0, rows, True)
+            reset_rows(d_state, direction.init(x), begun)
+            reset_rows(r_state, rule.init(x, h, g), begun)
+            begun &= torch.isfinite(h)
+            if gtol is not None:
+                begun &= projected_grad_norm(x, g) > gtol
+            d_new, slope, first = direction.compute(d_state, begun, x, g)
+            d = torch.where(begun[:, None], d_new, d)
+            rule.begin(r_state, begun, d, slope, first)
+            active = active | begun
+            f_t, g_t = f_t[:k], g_t[:k]
         x_t = x.index_put((idx,), trial)
         h_t = h.index_put((idx,), -f_t)
-        g_t = g.index_put((idx,), -g_t.reshape(k, -1))
+        g_t = g.index_put((idx,), -g_t.reshape(k, g.shape[1]))
         moved, x_new, h_new, g_new, stopped = rule.judge(r_state, evaluated, x, h, g, x_t, h_t, g_t)
         active &= ~stopped
         if not bool(moved.any()):
@@ -105,7 +144,22 @@ def descend(
         d_new, slope, first = direction.compute(d_state, renew, x, g)
         d = torch.where(renew[:, None], d_new, d)
         rule.begin(r_state, renew, d, slope, first)
-    return LocalResult(best_x.reshape(n, *shape[1:]), -best_h, iterations)
+    if replaced:
+        best_x = torch.cat([r[0] for r in replaced] + [best_x])
+        best_h = torch.cat([r[1] for r in replaced] + [best_h])
+        iterations = torch.cat([r[2] for r in replaced] + [iterations])
+    return LocalResult(best_x.reshape(-1, *shape[1:]), -best_h, iterations)
+
+
+def reset_rows(state, fresh, mask: Tensor) -> None:
+    """Sets the rows in ``mask`` of a per-start state (a dataclass of tensors with one row per
+    start, or None) to those of ``fresh``, a state just made for the same starts."""
+    if state is None:
+        return
+    for field in dataclasses.fields(state):
+        old = getattr(state, field.name)
+        rows = mask.reshape(-1, *([1] * (old.dim() - 1)))
+        setattr(state, field.name, torch.where(rows, getattr(fresh, field.name), old))
 
 
 def projected_grad_norm(x: Tensor, g: Tensor) -> Tensor:

@@ -54,10 +54,11 @@ class ProjectedLBFGS:
         directions.LBFGS(self.memory)
         steps.WeakWolfe(self.c1, self.c2, self.max_linesearch)
 
-    def refine(self, problem: Problem, U: Tensor, values: Tensor | None = None) -> LocalResult:
+    def refine(self, problem: Problem, U: Tensor, values: Tensor | None = None,
+               more=None) -> LocalResult:
         return descend(problem, U, values, directions.LBFGS(self.memory),
                        steps.WeakWolfe(self.c1, self.c2, self.max_linesearch),
-                       self.max_iter, gtol=self.gtol, ftol=self.ftol)
+                       self.max_iter, gtol=self.gtol, ftol=self.ftol, more=more)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,10 +88,11 @@ class ArmijoAscent:
         positive_float("gtol", self.gtol)
         steps.Backtracking(self.step, self.c1, self.max_halvings)
 
-    def refine(self, problem: Problem, U: Tensor, values: Tensor | None = None) -> LocalResult:
+    def refine(self, problem: Problem, U: Tensor, values: Tensor | None = None,
+               more=None) -> LocalResult:
         return descend(problem, U, values, directions.Gradient(),
                        steps.Backtracking(self.step, self.c1, self.max_halvings),
-                       self.max_iter, gtol=self.gtol)
+                       self.max_iter, gtol=self.gtol, more=more)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,17 +117,25 @@ class AdamAscent:
         positive_int("max_iter", self.max_iter, 0)
         directions.Adam(self.lr, self.betas, self.eps)
 
-    def refine(self, problem: Problem, U: Tensor, values: Tensor | None = None) -> LocalResult:
+    def refine(self, problem: Problem, U: Tensor, values: Tensor | None = None,
+               more=None) -> LocalResult:
         return descend(problem, U, values, directions.Adam(self.lr, self.betas, self.eps),
-                       steps.FullStep(), self.max_iter)
+                       steps.FullStep(), self.max_iter, more=more)
 
 
 @dataclass(frozen=True, kw_only=True)
 class NoLocalSearch:
     """Leaves candidates where they are (plain CMA-ES); evaluates them if values are unknown."""
 
-    def refine(self, problem: Problem, U: Tensor, values: Tensor | None = None) -> LocalResult:
+    def refine(self, problem: Problem, U: Tensor, values: Tensor | None = None,
+               more=None) -> LocalResult:
         n = problem.affordable(U.shape[0])
         if values is None:
             values = problem.value(U[:n])
-        return LocalResult(U[:n], values[:n], torch.zeros(n, dtype=torch.long, device=U.device))
+        U, values = U[:n], values[:n]
+        while more is not None and problem.affordable(U.shape[0]) > 0:  # evaluates them too
+            new = more(problem.affordable(U.shape[0]))
+            if new is None or new.shape[0] == 0:
+                break
+            U, values = torch.cat([U, new]), torch.cat([values, problem.value(new)])
+        return LocalResult(U, values, torch.zeros(U.shape[0], dtype=torch.long, device=U.device))

@@ -5,7 +5,8 @@ from points drawn uniformly in the box, round after round while budget remains.
 
 ``"lbfgs"`` follows BoTorch's ``optimize_acqf``: score ``raw_samples`` quasi-random points,
 pick ``num_restarts`` starts by Boltzmann sampling on the standardised values (always keeping
-the best), and run the batched projected L-BFGS from each with its own state and stopping.
+the best), and run the batched projected L-BFGS from each with its own state and stopping;
+under a budget, the rows that finished starts free take further raw samples in the same batch.
 """
 
 from __future__ import annotations
@@ -37,10 +38,7 @@ def boltzmann_starts(values: Tensor, n: int, eta: float, generator: torch.Genera
     if int(finite.sum()) <= n:
         order = torch.argsort(torch.where(finite, values, -torch.inf), descending=True)
         return order[:n]
-    v = values[finite].double().cpu()
-    z = (v - v.mean()) / v.std().clamp_min(1e-12)
-    weights = torch.zeros(values.shape[0], dtype=torch.float64)
-    weights[finite.cpu()] = torch.exp(eta * (z - z.max()))
+    weights = boltzmann_weights(values, eta)
     if int((weights > 0).sum()) < n:  # extreme values underflow: fall back to the top n
         weights[finite.cpu()] = weights[finite.cpu()].clamp_min(1e-300)
     idx = torch.multinomial(weights, n, replacement=False, generator=generator)
@@ -48,6 +46,52 @@ def boltzmann_starts(values: Tensor, n: int, eta: float, generator: torch.Genera
     if best not in idx.tolist():
         idx[-1] = best
     return idx.to(values.device)
+
+
+def boltzmann_weights(values: Tensor, eta: float) -> Tensor:
+    """``exp(eta * (z - max z))`` for the standardised finite values (float64 on the CPU),
+    0 for the others."""
+    finite = torch.isfinite(values).cpu()
+    v = values.detach().cpu().double()[finite]
+    z = (v - v.mean()) / v.std().clamp_min(1e-12) if v.numel() > 1 else torch.zeros_like(v)
+    weights = torch.zeros(values.shape[0], dtype=torch.float64)
+    weights[finite] = torch.exp(eta * (z - z.max())) if v.numel() else v
+    return weights
+
+
+class LaterStarts:
+    """The raw samples not chosen as starts, handed out as rows of the batch free up.
+
+    Their order is one Boltzmann draw of all of them (the weights BoTorch's rule draws the
+    first starts with), so a start that ends early is followed, in the same batch, by the next
+    start the rule would have chosen, rather than a round of extra starts waiting for the
+    slowest start. Each start handed out is marked used (its value set to ``-inf``) in
+    ``values``.
+
+    Attributes:
+        given: Starts handed out so far.
+    """
+
+    def __init__(self, U: Tensor, values: Tensor, chosen: Tensor, eta: float,
+                 generator: torch.Generator) -> None:
+        rest = values.clone()
+        rest[chosen] = float("-inf")
+        weights = boltzmann_weights(rest, eta)
+        finite = torch.isfinite(rest).cpu()
+        weights[finite] = weights[finite].clamp_min(1e-300)
+        count = int(finite.sum())
+        self.order = torch.multinomial(weights, count, replacement=False, generator=generator) \
+            if count else torch.zeros(0, dtype=torch.long)
+        self.order = self.order.to(values.device)
+        self.U, self.values, self.given = U, values, 0
+
+    def __call__(self, n: int) -> Tensor | None:
+        take = self.order[self.given: self.given + n]
+        if take.numel() == 0:
+            return None
+        self.given += take.numel()
+        self.values[take] = float("-inf")
+        return self.U[take]
 
 
 def record_local_optima(problem: Problem, results: list[LocalResult]) -> None:
@@ -108,7 +152,8 @@ class RepeatedLBFGS(BaseOptimizer):
         eta: Boltzmann temperature on standardised values (BoTorch's default 1.0).
         rounds: Rounds when ``budget`` is None; with a budget, rounds go on while one fits,
             as many side by side in one batch as the budget is expected to pay for
-            (:meth:`width`).
+            (:meth:`width`), and a start that ends frees its row for the next raw sample in
+            Boltzmann order (:class:`LaterStarts`) while the budget lasts.
         queries_per_start: Expected queries of one L-BFGS start, for sizing the first batch
             under a budget (48: the median of an unbudgeted run over the 24 landscape
             snapshot/acquisition pairs); later batches use the measured cost.
@@ -178,12 +223,14 @@ class RepeatedLBFGS(BaseOptimizer):
             values = problem.value(U)
             starts = boltzmann_starts(values, width * self.num_restarts, self.eta, generator)
             before = problem.counter.queries
-            optima.append(self.local.refine(problem, U[starts], values[starts]))
+            more = LaterStarts(U, values, starts, self.eta, generator) if budgeted else None
+            optima.append(self.local.refine(problem, U[starts], values[starts], more=more))
             values[starts] = float("-inf")  # used
             rounds, batches = rounds + width, batches + 1
             if budgeted:
+                extra += more.given
                 spent = problem.counter.queries - before
-                width = self.width(problem.remaining, spent / len(starts))
+                width = self.width(problem.remaining, spent / (len(starts) + more.given))
         # A budget too small for a new round still buys starts from the scored raw points.
         while budgeted and U is not None and problem.remaining > 0 and torch.isfinite(values).any():
             n = min(self.num_restarts, int(torch.isfinite(values).sum()), problem.remaining)
