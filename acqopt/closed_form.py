@@ -21,7 +21,12 @@ that, when the model is one it knows:
 - input transform ``Normalize`` or none; outcome transform ``Standardize`` or none;
 - acquisitions that read only the posterior's mean and variance: ``ExpectedImprovement``,
   ``LogExpectedImprovement``, ``UpperConfidenceBound``, ``ProbabilityOfImprovement``,
-  ``LogProbabilityOfImprovement``, ``PosteriorMean``, without a posterior transform.
+  ``LogProbabilityOfImprovement``, ``PosteriorMean``, without a posterior transform;
+- MC acquisitions over q points, ``qExpectedImprovement``, ``qLogExpectedImprovement`` and
+  ``qUpperConfidenceBound`` with the identity objective, once their sampler exists: the copy
+  keeps the sampler (its seed and base samples), and :meth:`ClosedFormGP.joint_posterior`
+  gives BoTorch's sampler the joint Gaussian it would get from GPyTorch, so the samples, the
+  values and their autograd gradients are BoTorch's (to rounding).
 
 EI and LogEI with a scalar ``best_f`` also get their gradient in closed form
 (:class:`ClosedFormImprovement`): the derivatives of the moments and of BoTorch's formula,
@@ -47,13 +52,19 @@ from botorch.acquisition.analytic import (
     ProbabilityOfImprovement,
     UpperConfidenceBound,
 )
+from botorch.acquisition.logei import qLogExpectedImprovement
+from botorch.acquisition.monte_carlo import qExpectedImprovement, qUpperConfidenceBound
+from botorch.acquisition.objective import IdentityMCObjective
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
+from botorch.posteriors.gpytorch import GPyTorchPosterior
 from botorch.utils.probability.utils import log_ndtr, ndtr, phi
+from gpytorch.distributions import MultivariateNormal
 from gpytorch.kernels import MaternKernel, RBFKernel, ScaleKernel
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood, GaussianLikelihood
 from gpytorch.means import ConstantMean, ZeroMean
+from linear_operator.operators import DenseLinearOperator
 from torch import Tensor
 
 try:  # BoTorch's own EI/LogEI formula (private helpers: without them, autograd on its class)
@@ -63,6 +74,7 @@ except ImportError:  # pragma: no cover - a BoTorch that renamed them
 
 SUPPORTED_ACQUISITIONS = (ExpectedImprovement, LogExpectedImprovement, UpperConfidenceBound,
                           ProbabilityOfImprovement, LogProbabilityOfImprovement, PosteriorMean)
+MC_ACQUISITIONS = (qExpectedImprovement, qLogExpectedImprovement, qUpperConfidenceBound)
 RELATIVE_TOLERANCE = 1e-9
 MIN_VARIANCE = 1e-12  # BoTorch's analytic acquisitions clamp the variance here
 
@@ -84,13 +96,16 @@ class ClosedFormGP(torch.nn.Module):
 
     Args:
         model: The fitted model (read once; later changes to it are not seen).
+        joint: Answer ``posterior`` with the joint posterior of each q-batch (for MC
+            acquisitions) instead of per-point moments (for analytic ones).
 
     Raises:
         Unsupported: For any model outside the supported set (see the module docstring).
     """
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, joint: bool = False) -> None:
         super().__init__()
+        self.joint = joint
         if type(model) is not SingleTaskGP or model.num_outputs != 1:
             raise Unsupported("not a single-output SingleTaskGP")
         X, y = model.train_inputs[0], model.train_targets
@@ -147,13 +162,34 @@ class ClosedFormGP(torch.nn.Module):
             self.y_mean = self.y_std = None
 
     def posterior(self, X: Tensor, posterior_transform=None, **kwargs) -> MeanAndVariance:
-        """Mean and variance of the latent function at ``X`` (``b x q x d``), per point."""
+        """Mean and variance of the latent function at ``X`` (``b x q x d``), per point; or,
+        when built ``joint``, the joint posterior of each ``q x d`` set (:meth:`joint_posterior`)."""
         if posterior_transform is not None or kwargs.get("observation_noise"):
             raise Unsupported("posterior transform or observation noise")
+        if self.joint:
+            return self.joint_posterior(X)
         U = self.scaled(X)
         mean, variance, _, _ = self.moments(U)
         shape = (*X.shape[:-1], 1)
         return MeanAndVariance(mean.reshape(shape), variance.reshape(shape))
+
+    def joint_posterior(self, X: Tensor) -> GPyTorchPosterior:
+        """The joint Gaussian posterior of the points of each ``q x d`` set in ``X``
+        (``batch x q x d``), as BoTorch's MC acquisitions sample it: the mean, and the
+        covariance ``k(X, X) - v'v`` with ``v = L^-1 k(train, X)``, in the outcome's units."""
+        Z = self.input_transform(X) if self.input_transform is not None else X
+        Z = Z / self.lengthscale
+        k = self.outputscale * self.correlation(torch.cdist(Z, self.train_scaled))  # ... x q x n
+        mean = self.constant + (k @ self.weights).squeeze(-1)
+        # one triangular solve for all points (broadcasting L over the batch would copy it)
+        v = torch.linalg.solve_triangular(self.cholesky, k.reshape(-1, k.shape[-1]).T,
+                                          upper=False).T.reshape(k.shape)  # ... x q x n
+        covariance = self.outputscale * self.correlation(torch.cdist(Z, Z)) \
+            - v @ v.transpose(-1, -2)
+        if self.y_std is not None:
+            mean, covariance = self.y_mean + self.y_std * mean, self.y_std.pow(2) * covariance
+        # lazy, as GPyTorch's own: factored when sampled, with its jitter if need be
+        return GPyTorchPosterior(MultivariateNormal(mean, DenseLinearOperator(covariance)))
 
     def scaled(self, X: Tensor) -> Tensor:
         """Points ``... x d`` as the kernel sees them, flat (``m x d``): input-transformed and
@@ -321,12 +357,16 @@ class ClosedFormImprovement(torch.nn.Module):
 
 def closed_form_acquisition(acq_function: torch.nn.Module) -> torch.nn.Module | None:
     """A copy of ``acq_function`` on :class:`ClosedFormGP`, or None if it is not supported."""
-    if type(acq_function) not in SUPPORTED_ACQUISITIONS:
+    mc = type(acq_function) in MC_ACQUISITIONS
+    if type(acq_function) not in SUPPORTED_ACQUISITIONS and not mc:
         return None
     if getattr(acq_function, "posterior_transform", None) is not None:
         return None
+    if mc and (type(getattr(acq_function, "objective", None)) is not IdentityMCObjective
+               or acq_function.sampler is None):  # no base samples to share yet
+        return None
     try:
-        model = ClosedFormGP(acq_function.model)
+        model = ClosedFormGP(acq_function.model, joint=mc)
     except (Unsupported, AttributeError, RuntimeError):
         return None
     acquisition = copy.deepcopy(acq_function, memo={id(acq_function.model): model})

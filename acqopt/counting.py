@@ -63,10 +63,12 @@ class CountingAcquisition(AcquisitionFunction):
     It is itself an ``AcquisitionFunction``, so ``botorch.optim.optimize_acqf`` can be run
     through it and measured by the same rule as acqopt's methods.
 
-    With ``fast=True`` and an acquisition :mod:`acqopt.closed_form` covers, the first call is
-    answered by BoTorch and, for the same points at no extra query, by the closed-form copy;
-    if every value agrees to 1e-9 relative, later calls go to the closed form, otherwise they
-    stay with BoTorch. ``evaluator`` says which one answers.
+    With ``fast=True`` the first call is answered by BoTorch; then, if :mod:`acqopt.closed_form`
+    covers the acquisition, a closed-form copy is made (after that call, so that it shares the
+    base samples an MC acquisition draws on its first call, and any pending points) and
+    answers the same points at no extra query; if every value agrees to 1e-9 relative, later
+    calls go to the closed form, otherwise they stay with BoTorch. ``evaluator`` says which
+    one answers ("botorch (checking)" until the first call).
 
     Args:
         acq_function: The acquisition function to wrap; called on ``b x q x d`` tensors.
@@ -84,8 +86,8 @@ class CountingAcquisition(AcquisitionFunction):
     ) -> None:
         super().__init__(model=getattr(acq_function, "model", None))
         self.acq_function = acq_function
-        self._candidate = closed_form_acquisition(acq_function) if fast else None
-        self.evaluator = "botorch" if self._candidate is None else "botorch (checking)"
+        self._checking = fast
+        self.evaluator = "botorch (checking)" if fast else "botorch"
         self.budget = budget
         self.queries = 0
         self.grad_queries = 0
@@ -108,7 +110,7 @@ class CountingAcquisition(AcquisitionFunction):
         values = self.acq_function(X)  # an exception here propagates, and nothing is counted
         self._check_output(X, values, wants_grad)
         self._count(n, wants_grad)
-        if self._candidate is not None:
+        if self._checking:
             self._check_candidate(X, values)
         return values
 
@@ -117,7 +119,7 @@ class CountingAcquisition(AcquisitionFunction):
         ``X``, counted as queries with gradient: from the evaluator's own ``value_and_grad``
         when it has one (the closed form's, without autograd), else by autograd."""
         direct = getattr(self.acq_function, "value_and_grad", None)
-        if direct is None or self._candidate is not None or X.dim() != 3 or X.shape[-2] != 1:
+        if direct is None or self._checking or X.dim() != 3 or X.shape[-2] != 1:
             X = X.detach().requires_grad_(True)
             with torch.enable_grad():
                 values = self(X)
@@ -172,7 +174,11 @@ class CountingAcquisition(AcquisitionFunction):
             )
 
     def _check_candidate(self, X: Tensor, reference: Tensor) -> None:
-        candidate, self._candidate = self._candidate, None
+        self._checking = False
+        candidate = closed_form_acquisition(self.acq_function)
+        if candidate is None:
+            self.evaluator = "botorch"
+            return
         with torch.no_grad():
             values = candidate(X.detach())
         if agrees(reference.detach(), values):

@@ -3,7 +3,12 @@ model, transform and acquisition; BoTorch's path for everything else."""
 
 import pytest
 import torch
-from botorch.acquisition import qLogExpectedImprovement
+from botorch.acquisition import (
+    qExpectedImprovement,
+    qLogExpectedImprovement,
+    qLogNoisyExpectedImprovement,
+    qUpperConfidenceBound,
+)
 from botorch.acquisition.analytic import (
     ExpectedImprovement,
     LogExpectedImprovement,
@@ -12,10 +17,11 @@ from botorch.acquisition.analytic import (
     ProbabilityOfImprovement,
     UpperConfidenceBound,
 )
-from botorch.acquisition.objective import ScalarizedPosteriorTransform
+from botorch.acquisition.objective import GenericMCObjective, ScalarizedPosteriorTransform
 from botorch.models import ModelListGP, SingleTaskGP
 from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Log, Standardize
+from botorch.sampling import SobolQMCNormalSampler
 from gpytorch.kernels import MaternKernel, PeriodicKernel, RBFKernel, ScaleKernel
 
 import acqopt
@@ -67,8 +73,8 @@ def make_model(kernel="scale-matern52-ard", transforms=True, fixed_noise=False, 
     return model, float(Y.max())
 
 
-def compare(acq, fast, seed=1):
-    X = 2.0 + 3.0 * torch.rand(64, 1, D, generator=torch.Generator().manual_seed(seed),
+def compare(acq, fast, seed=1, q=1):
+    X = 2.0 + 3.0 * torch.rand(64, q, D, generator=torch.Generator().manual_seed(seed),
                                dtype=torch.float64)
     X_ref, X_fast = X.clone().requires_grad_(True), X.clone().requires_grad_(True)
     ref, got = acq(X_ref), fast(X_fast)
@@ -94,6 +100,27 @@ def test_matches_botorch_for_every_kernel_and_acquisition(kernel, acquisition):
     compare(acq, fast)
 
 
+MC_ACQUISITIONS = {
+    "qei": lambda m, best, sampler: qExpectedImprovement(m, best_f=best, sampler=sampler),
+    "qlogei": lambda m, best, sampler: qLogExpectedImprovement(m, best_f=best, sampler=sampler),
+    "qucb": lambda m, best, sampler: qUpperConfidenceBound(m, beta=2.0, sampler=sampler),
+}
+
+
+@pytest.mark.parametrize("transforms", [True, False])
+@pytest.mark.parametrize("acquisition", sorted(MC_ACQUISITIONS))
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_mc_acquisitions_match_botorch_with_the_same_base_samples(kernel, acquisition, transforms):
+    # q = 3 points jointly: the closed form's joint posterior, sampled by BoTorch's own sampler
+    # with the acquisition's fixed base samples, gives BoTorch's values and gradients
+    model, best = make_model(kernel, transforms=transforms)
+    sampler = SobolQMCNormalSampler(sample_shape=torch.Size([64]), seed=0)
+    acq = MC_ACQUISITIONS[acquisition](model, best - 1.0, sampler)
+    fast = closed_form_acquisition(acq)
+    assert fast is not None and type(fast) is type(acq) and fast.model.joint
+    compare(acq, fast, q=3)
+
+
 @pytest.mark.parametrize("transforms", [True, False])
 @pytest.mark.parametrize("fixed_noise", [True, False])
 def test_matches_botorch_with_and_without_transforms_and_fixed_noise(transforms, fixed_noise):
@@ -113,7 +140,13 @@ def test_the_users_acquisition_is_left_untouched():
 
 def test_unsupported_models_and_acquisitions_take_botorch_path():
     model, best = make_model()
-    assert closed_form_acquisition(qLogExpectedImprovement(model, best_f=best)) is None
+    X_baseline = torch.rand(4, D, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    sampler = SobolQMCNormalSampler(sample_shape=torch.Size([16]), seed=0)
+    assert closed_form_acquisition(qLogNoisyExpectedImprovement(
+        model, X_baseline, sampler=sampler, prune_baseline=False)) is None
+    objective = GenericMCObjective(lambda samples, X=None: samples[..., 0])
+    assert closed_form_acquisition(
+        qLogExpectedImprovement(model, best_f=best, objective=objective, sampler=sampler)) is None
     weights = torch.ones(1, dtype=torch.float64)
     transformed = LogExpectedImprovement(
         model, best_f=best, posterior_transform=ScalarizedPosteriorTransform(weights))
@@ -194,3 +227,18 @@ def test_the_direct_gradient_follows_a_normalize_on_some_inputs_only():
     fast = closed_form_acquisition(acq)
     assert isinstance(fast, ClosedFormImprovement)
     compare(acq, fast)
+
+
+def test_an_mc_acquisition_without_a_sampler_takes_the_closed_form_after_its_first_call():
+    # BoTorch's default qLogEI draws its sampler (and base samples) on its first call: the
+    # closed-form copy is made after it, shares them and answers every later call
+    model, best = make_model()
+    acq = qLogExpectedImprovement(model, best_f=best)
+    bounds = torch.tensor([[2.0] * D, [5.0] * D], dtype=torch.float64)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)  # BoTorch seeds its sampler from the global RNG
+        r = acqopt.get_optimizer("lbfgs").optimize(acq, bounds, q=2, budget=600, generator=0)
+        assert acq.sampler is not None
+        value = acq(r.candidates.unsqueeze(0))
+    assert r.info["evaluator"] == "closed-form"
+    assert float(r.acq_value) == pytest.approx(float(value), rel=1e-9)
