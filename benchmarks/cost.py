@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         + evaluation_table(args.snapshots, args.repeats, q=3)
         + "\n\n## Where each method's time goes\n\nAt BoTorch 10x512's query count; time is the "
         "median over seeds; 'in acquisition' is the share of wall time inside the acquisition's "
-        "forward and backward passes (timed by tensor hooks), the rest is the optimiser's overhead.\n\n"
+        "forward and backward passes or its own value_and_grad (timed by tensor hooks and around the call), the rest is the optimiser's overhead.\n\n"
         + method_table(args.snapshots, args.methods, args.repeats)
         + f"\n\nMade by `{command}` (1 thread).\n"
     )
