@@ -161,7 +161,8 @@ class ClosedFormGP(torch.nn.Module):
         else:
             self.y_mean = self.y_std = None
 
-    def posterior(self, X: Tensor, posterior_transform=None, **kwargs) -> MeanAndVariance:
+    def posterior(self, X: Tensor, posterior_transform=None,
+                  **kwargs) -> MeanAndVariance | GPyTorchPosterior:
         """Mean and variance of the latent function at ``X`` (``b x q x d``), per point; or,
         when built ``joint``, the joint posterior of each ``q x d`` set (:meth:`joint_posterior`)."""
         if posterior_transform is not None or kwargs.get("observation_noise"):
