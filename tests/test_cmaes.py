@@ -97,6 +97,38 @@ def test_sigma_stays_below_the_cap(method, monkeypatch):
     assert max(stds) <= cap * (1 + 1e-9)
 
 
+def test_a_generation_does_not_wait_for_its_slowest_searches(monkeypatch):
+    # With wait_for < 1, CMA-ES ranks a generation once that share of its local searches have
+    # stopped: it still tells lambda points, the searches still running go on beside the next
+    # generation (a batch wider than lambda), and the run spends fewer calls per query.
+    batches, told = [], []
+    original_refine, original_tell = type(LOCAL_SEARCHES["lbfgs"]()).refine, cma.CMAEvolutionStrategy.tell
+
+    def refine(self, problem, U, values=None, more=None, until=0):
+        batches.append((U.shape[0], until))
+        return original_refine(self, problem, U, values, more, until)
+
+    def tell(self, solutions, values, *args, **kwargs):
+        told.append(len(solutions))
+        return original_tell(self, solutions, values, *args, **kwargs)
+
+    monkeypatch.setattr(type(LOCAL_SEARCHES["lbfgs"]()), "refine", refine)
+    monkeypatch.setattr(cma.CMAEvolutionStrategy, "tell", tell)
+    runs = {}
+    for share in (1.0, 0.7):
+        batches.clear()
+        told.clear()
+        r = acqopt.get_optimizer("cma-lbfgs", wait_for=share, popsize=10).optimize(
+            NegatedFunction(ackley), ACKLEY_BOUNDS, budget=3000, generator=0)
+        runs[share] = (r, list(batches), list(told))
+    (full, full_batches, full_told), (early, early_batches, early_told) = runs[1.0], runs[0.7]
+    assert all(b == (10, 0) for b in full_batches) and set(full_told) == {10}
+    assert all(until == 3 for _, until in early_batches) and set(early_told) == {10}
+    assert max(b for b, _ in early_batches) > 10  # searches carried into the next batch
+    assert early.counts.queries <= 3000
+    assert early.counts.calls / early.counts.queries < full.counts.calls / full.counts.queries
+
+
 def test_qiu_2d_ackley_observation():
     """Qiu (2020): from random initial means, CMA-ES with an inner line search reaches Ackley's
     global minimum (loss < 0.1) far more often than plain CMA-ES. Single runs (no restarts, as in
@@ -123,6 +155,9 @@ def test_bad_cma_config():
         acqopt.get_optimizer("cma", popsize=1)
     with pytest.raises(ValueError, match="local"):
         acqopt.get_optimizer("cma", local="lbfgs")
+    for share in (0.0, 1.5):
+        with pytest.raises(ValueError, match="wait_for"):
+            acqopt.get_optimizer("cma-lbfgs", wait_for=share)
     with pytest.raises(ValueError, match="x0"):
         acqopt.get_optimizer("cma", x0=(1.0, 2.0, 3.0)).optimize(
             Bumps(), Bumps.bounds.double(), budget=600, generator=0

@@ -195,3 +195,30 @@ def test_later_starts_take_freed_rows_and_search_as_if_alone(key):
     if key != "none":  # never more rows than the batch has, and fewer calls than one by one
         assert max(asked) <= 3
         assert batch.counter.calls < alone_calls
+
+
+@pytest.mark.parametrize("key", sorted(set(LOCAL_SEARCHES) - {"none"}))
+@pytest.mark.parametrize("until", [1, 3])
+def test_until_returns_before_the_slowest_starts(key, until):
+    # With ``until``, the search returns once at most that many starts run: the finished
+    # ones are exactly their searches alone (bit for bit), the ones still running are marked,
+    # at least as good as their start, and fewer calls are spent than waiting for all.
+    U = torch.rand(8, 1, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    bounds = torch.stack([torch.zeros(4), torch.ones(4)]).double()
+
+    def refine(starts, **kwargs):
+        problem = Problem(CountingAcquisition(Negated(rosenbrock)), bounds, q=1)
+        return LOCAL_SEARCHES[key]().refine(problem, starts, **kwargs), problem.counter.calls
+
+    (full, full_calls), (early, early_calls) = refine(U), refine(U, until=until)
+    assert not full.running.any()
+    assert int(early.running.sum()) <= until and early_calls <= full_calls
+    if key == "lbfgs":  # its starts stop at different iterations here (Adam and Armijo's don't)
+        assert len(set(full.iterations.tolist())) > 1
+        assert early.running.any() and early_calls < full_calls
+    for i in range(8):
+        if early.running[i]:
+            assert early.values[i] >= -rosenbrock(U[i, 0]) - 1e-12  # the unit cube is the box
+            assert int(early.iterations[i]) < int(full.iterations[i])
+        else:
+            assert torch.equal(early.U[i], full.U[i]) and torch.equal(early.values[i], full.values[i])

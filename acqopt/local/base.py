@@ -20,11 +20,14 @@ class LocalResult:
             the further starts a ``more`` source gave.
         values: ``b`` acquisition values at ``U``; each is at least the start's value.
         iterations: ``b`` accepted steps per start.
+        running: ``b`` booleans: the starts that had not met their own stopping test when the
+            search returned (stopped by ``until`` or the budget); None when not tracked.
     """
 
     U: Tensor
     values: Tensor
     iterations: Tensor
+    running: Tensor | None = None
 
 
 @runtime_checkable
@@ -37,9 +40,10 @@ class LocalSearch(Protocol):
     """
 
     def refine(self, problem: Problem, U: Tensor, values: Tensor | None = None,
-               more=None) -> LocalResult:
+               more=None, until: int = 0) -> LocalResult:
         """Refines ``b x q x d`` starts ``U`` (with their values, if known), and the further
         starts ``more`` hands out when called with the number it may give (up to that many
-        ``k x q x d`` starts, or None), searched as rows of the batch free up."""
+        ``k x q x d`` starts, or None), searched as rows of the batch free up; returns once
+        at most ``until`` starts still run (0: when all have stopped)."""
         ...
 

@@ -35,6 +35,7 @@ def descend(
     gtol: float | None = None,
     ftol: float | None = None,
     more: Callable[[int], Tensor | None] | None = None,
+    until: int = 0,
 ) -> LocalResult:
     """Refines ``b x q x d`` starts ``U`` by descent on ``h = -acquisition``.
 
@@ -66,7 +67,7 @@ def descend(
     if max_iter == 0 or n == 0:
         if values is None:
             values = problem.value(U[:n])
-        return LocalResult(U[:n], values[:n], iterations)
+        return LocalResult(U[:n], values[:n], iterations, torch.zeros_like(iterations, dtype=torch.bool))
     x = problem.project(U[:n].reshape(n, -1)).clone()
     f, g = problem.value_and_grad(x.reshape(n, *shape[1:]))
     h, g = -f, -g.reshape(n, -1)
@@ -79,8 +80,12 @@ def descend(
         active &= projected_grad_norm(x, g) > gtol
     d, slope, first = direction.compute(d_state, active, x, g)
     rule.begin(r_state, active, d, slope, first)
+    called = False
     while True:
         running = active.nonzero().flatten()
+        if until > 0 and called and running.numel() <= until:
+            break
+        called = True
         k = problem.affordable(running.numel())
         new = None
         if more is not None and k == running.numel():
@@ -148,7 +153,8 @@ def descend(
         best_x = torch.cat([r[0] for r in replaced] + [best_x])
         best_h = torch.cat([r[1] for r in replaced] + [best_h])
         iterations = torch.cat([r[2] for r in replaced] + [iterations])
-    return LocalResult(best_x.reshape(-1, *shape[1:]), -best_h, iterations)
+        active = torch.cat([torch.zeros_like(r[2], dtype=torch.bool) for r in replaced] + [active])
+    return LocalResult(best_x.reshape(-1, *shape[1:]), -best_h, iterations, active)
 
 
 def reset_rows(state, fresh, mask: Tensor) -> None:

@@ -55,10 +55,10 @@ class ProjectedLBFGS:
         steps.WeakWolfe(self.c1, self.c2, self.max_linesearch)
 
     def refine(self, problem: Problem, U: Tensor, values: Tensor | None = None,
-               more=None) -> LocalResult:
+               more=None, until: int = 0) -> LocalResult:
         return descend(problem, U, values, directions.LBFGS(self.memory),
                        steps.WeakWolfe(self.c1, self.c2, self.max_linesearch),
-                       self.max_iter, gtol=self.gtol, ftol=self.ftol, more=more)
+                       self.max_iter, gtol=self.gtol, ftol=self.ftol, more=more, until=until)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,10 +89,10 @@ class ArmijoAscent:
         steps.Backtracking(self.step, self.c1, self.max_halvings)
 
     def refine(self, problem: Problem, U: Tensor, values: Tensor | None = None,
-               more=None) -> LocalResult:
+               more=None, until: int = 0) -> LocalResult:
         return descend(problem, U, values, directions.Gradient(),
                        steps.Backtracking(self.step, self.c1, self.max_halvings),
-                       self.max_iter, gtol=self.gtol, more=more)
+                       self.max_iter, gtol=self.gtol, more=more, until=until)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,9 +118,9 @@ class AdamAscent:
         directions.Adam(self.lr, self.betas, self.eps)
 
     def refine(self, problem: Problem, U: Tensor, values: Tensor | None = None,
-               more=None) -> LocalResult:
+               more=None, until: int = 0) -> LocalResult:
         return descend(problem, U, values, directions.Adam(self.lr, self.betas, self.eps),
-                       steps.FullStep(), self.max_iter, more=more)
+                       steps.FullStep(), self.max_iter, more=more, until=until)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,7 +128,7 @@ class NoLocalSearch:
     """Leaves candidates where they are (plain CMA-ES); evaluates them if values are unknown."""
 
     def refine(self, problem: Problem, U: Tensor, values: Tensor | None = None,
-               more=None) -> LocalResult:
+               more=None, until: int = 0) -> LocalResult:
         n = problem.affordable(U.shape[0])
         if values is None:
             values = problem.value(U[:n])

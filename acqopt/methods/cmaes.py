@@ -54,6 +54,11 @@ class CMAES(BaseOptimizer):
         max_restarts: IPOP restarts (population doubled each time) after pycma's stopping
             criteria fire while budget remains.
         tolfun, tolx: pycma's convergence tolerances.
+        wait_for: The share of a generation's local searches that must stop before CMA-ES
+            ranks the generation. The others are ranked at the point they reached and go on
+            searching, as extra rows, in the next generation's batch (from their point, with a
+            fresh memory), so a generation does not wait for its slowest searches; the best
+            point any search visits is kept. 1.0 waits for all.
         default_budget_queries: The budget used when ``budget=None``.
     """
 
@@ -69,6 +74,7 @@ class CMAES(BaseOptimizer):
     max_restarts: int = 9
     tolfun: float = 1e-9
     tolx: float = 1e-9
+    wait_for: float = 1.0
     default_budget_queries: int | None = 2048
 
     def __post_init__(self) -> None:
@@ -84,6 +90,8 @@ class CMAES(BaseOptimizer):
         positive_int("max_restarts", self.max_restarts, 0)
         positive_float("tolfun", self.tolfun)
         positive_float("tolx", self.tolx)
+        if not 0.0 < self.wait_for <= 1.0:
+            raise ValueError(f"wait_for: expected a share in (0, 1], got {self.wait_for!r}")
 
     def botorch_setting(self, num_restarts: int | None, raw_samples: int | None) -> dict:
         """``raw_samples`` choose the first mean; ``num_restarts`` CMA-ES runs in all (the first
@@ -108,6 +116,7 @@ class CMAES(BaseOptimizer):
         rng = np.random.default_rng(derive_seed(generator))
         lam = self._lambda(n)
         restarts = generations = local_iterations = 0
+        carried = None  # local searches of past generations still running
         status = Status.CONVERGED
         while True:
             mean = self._initial_mean(problem, generator, first=restarts == 0)
@@ -134,15 +143,19 @@ class CMAES(BaseOptimizer):
                     break
                 U = torch.as_tensor(sampled[:k], dtype=problem.dtype).to(problem.device)
                 U = U.reshape(k, q, d)
-                refined = self.local.refine(problem, U)
+                batch = U if carried is None else torch.cat([U, carried])
+                until = lam - math.ceil(self.wait_for * lam)
+                refined = self.local.refine(problem, batch, until=until)
                 generations += 1
                 local_iterations += int(refined.iterations.sum())
                 if refined.values.shape[0] < lam:  # the budget truncated this generation
                     break
-                told = refined.U if self.update == "lamarckian" else U
+                running = refined.running
+                carried = refined.U[running] if running is not None and bool(running.any()) else None
+                told = refined.U[:lam] if self.update == "lamarckian" else U
                 try:
                     es.tell(list(told.reshape(lam, n).cpu().double().numpy()),
-                            _fitness(refined.values))
+                            _fitness(refined.values[:lam]))
                 except RuntimeError as e:  # a population refined onto one point: C collapses
                     if "variance has become negative" not in str(e):
                         raise
