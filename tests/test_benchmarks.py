@@ -309,3 +309,21 @@ def test_plugins_page_pairs_by_seed_against_the_host(tmp_path):
     text = page(records, tmp_path / "plugins.jsonl")
     assert "| optuna (own) | 2 |" in text
     assert "| acqopt `lbfgs` | 2 | " in text and "| 1/0/1 | 1.00 | 1.50 | 0.50 | 0 |" in text
+
+
+def test_variants_pairs_every_variant_with_the_first(tmp_path, capsys):
+    from benchmarks.variants import main as variants
+
+    out = tmp_path / "v.md"
+    variants(["cma", '{"base": {}, "pop6": {"popsize": 6}}', "--on", "table1",
+              "--budget", "150", "--seeds", "0,1", "--out", str(out)])
+    rows = [line.split(" | ") for line in out.read_text().splitlines() if line.startswith("| ")]
+    rows = [r for r in rows[1:] if not r[0].startswith("|---")]
+    assert len(rows) == 16  # 8 Table 1 problems x 2 variants
+    for r in rows:
+        if r[1] == "base":  # the baseline against itself
+            assert r[3] == "0 / 0" and r[5] == "1.00 |"
+    assert any(r[1] == "pop6" and r[5] != "1.00 |" for r in rows)
+    with pytest.raises(SystemExit):
+        variants(["cma", '{"a": {"no_such_option": 1}}'])
+    assert "no_such_option" in capsys.readouterr().err
