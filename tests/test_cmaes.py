@@ -102,7 +102,8 @@ def test_a_generation_does_not_wait_for_its_slowest_searches(monkeypatch):
     # stopped: it still tells lambda points, the searches still running go on beside the next
     # generation (a batch wider than lambda), and the run spends fewer calls per query.
     batches, told = [], []
-    original_refine, original_tell = type(LOCAL_SEARCHES["lbfgs"]()).refine, cma.CMAEvolutionStrategy.tell
+    search = type(LOCAL_SEARCHES["lbfgs"]())
+    original_refine, original_tell = search.refine, cma.CMAEvolutionStrategy.tell
 
     def refine(self, problem, U, values=None, more=None, until=0):
         batches.append((U.shape[0], until))
@@ -112,7 +113,7 @@ def test_a_generation_does_not_wait_for_its_slowest_searches(monkeypatch):
         told.append(len(solutions))
         return original_tell(self, solutions, values, *args, **kwargs)
 
-    monkeypatch.setattr(type(LOCAL_SEARCHES["lbfgs"]()), "refine", refine)
+    monkeypatch.setattr(search, "refine", refine)
     monkeypatch.setattr(cma.CMAEvolutionStrategy, "tell", tell)
     runs = {}
     for share in (1.0, 0.7):

@@ -221,4 +221,5 @@ def test_until_returns_before_the_slowest_starts(key, until):
             assert early.values[i] >= -rosenbrock(U[i, 0]) - 1e-12  # the unit cube is the box
             assert int(early.iterations[i]) < int(full.iterations[i])
         else:
-            assert torch.equal(early.U[i], full.U[i]) and torch.equal(early.values[i], full.values[i])
+            assert torch.equal(early.U[i], full.U[i])
+            assert torch.equal(early.values[i], full.values[i])

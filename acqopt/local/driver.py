@@ -54,10 +54,14 @@ def descend(
             ``k x q x d`` starts, or None when it has no more. Each begins in a freed row in the
             same call as the other starts' trials, so a batch stays full instead of waiting
             for its slowest start.
+        until: Return once at most this many starts still run (after at least one trial
+            call) instead of waiting for the slowest ones. 0 waits for every start. With
+            ``more``, the starts it has not handed out by then are not searched.
 
     Returns:
-        The best point each start visited (never worse than the start), its value and the
-        number of accepted steps; only the first ``b' <= b`` starts when the budget could not
+        The best point each start visited (never worse than the start), its value, the
+        number of accepted steps and which starts were still running when it returned (cut
+        short by ``until`` or the budget); only the first ``b' <= b`` starts when the budget could not
         pay for evaluating all of them. With ``more``, the starts whose rows were reused come
         first, in the order they were replaced, then the rows' last starts.
     """
@@ -67,7 +71,7 @@ def descend(
     if max_iter == 0 or n == 0:
         if values is None:
             values = problem.value(U[:n])
-        return LocalResult(U[:n], values[:n], iterations, torch.zeros_like(iterations, dtype=torch.bool))
+        return LocalResult(U[:n], values[:n], iterations, torch.zeros_like(iterations).bool())
     x = problem.project(U[:n].reshape(n, -1)).clone()
     f, g = problem.value_and_grad(x.reshape(n, *shape[1:]))
     h, g = -f, -g.reshape(n, -1)

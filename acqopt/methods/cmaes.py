@@ -151,7 +151,9 @@ class CMAES(BaseOptimizer):
                 if refined.values.shape[0] < lam:  # the budget truncated this generation
                     break
                 running = refined.running
-                carried = refined.U[running] if running is not None and bool(running.any()) else None
+                carried = None
+                if running is not None and bool(running.any()):
+                    carried = refined.U[running]
                 told = refined.U[:lam] if self.update == "lamarckian" else U
                 try:
                     es.tell(list(told.reshape(lam, n).cpu().double().numpy()),
