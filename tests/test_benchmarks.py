@@ -327,3 +327,17 @@ def test_variants_pairs_every_variant_with_the_first(tmp_path, capsys):
     with pytest.raises(SystemExit):
         variants(["cma", '{"a": {"no_such_option": 1}}'])
     assert "no_such_option" in capsys.readouterr().err
+
+
+def test_the_shifted_alpine1_is_alpine1_centred_at_the_shift():
+    from benchmarks.suites.bo import ALPINE1_SHIFT, _problem
+
+    at = lambda x: {f"x{i}": float(v) for i, v in enumerate(x)}  # noqa: E731
+    plain, _ = _problem("alpine1-d20", 0)
+    shifted, space = _problem("alpine1-d20-shifted", 0)
+    shift = torch.tensor(ALPINE1_SHIFT, dtype=torch.float64)
+    assert shifted(at(shift)) == 0.0 and plain(at(torch.zeros(20))) == 0.0
+    x = torch.linspace(-3.0, 3.0, 20, dtype=torch.float64)
+    assert shifted(at(x + shift)) == pytest.approx(plain(at(x)))
+    assert shifted(at(torch.zeros(20))) > 20.0  # the box's centre is far from the optimum
+    assert all(space.params[i].low <= s <= space.params[i].high for i, s in enumerate(shift))
