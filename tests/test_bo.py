@@ -97,8 +97,13 @@ def test_minimize_takes_an_optimizer_object_and_records_each_step():
                  budget=400, seed=0, progress=False)
     assert h.method == "lbfgs" and h.proposals[:4] == [None] * 4
     assert all(t > 0 for t in h.fit_time[4:] + h.acq_time[4:])
-    assert all(set(p) >= {"acq_value", "dist_incumbent", "dist_data", "near_equal_far"}
-               for p in h.proposals[4:])
+    assert all(set(p) >= {"acq_value", "dist_incumbent", "dist_data", "dist_centre",
+                          "near_equal_far"} for p in h.proposals[4:])
+    # dist_centre is measured in the unit cube of the space, from its middle, before the
+    # integer k (1..9) is rounded: at most half its unit step (1/16) from the evaluated point's.
+    for params, p in zip(h.params[4:], h.proposals[4:]):
+        u = SPACE.to_unit(params)
+        assert p["dist_centre"] == pytest.approx(float((u - 0.5).norm()), abs=1 / 16)
 
 
 @pytest.mark.parametrize("method", acqopt.available_methods())

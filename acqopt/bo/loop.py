@@ -35,7 +35,8 @@ class History:
         proposals: None for the initial design; else the proposal's diagnostics in the unit
             cube of the space: ``evaluator`` (which answered the acquisition, see
             :mod:`acqopt.closed_form`), ``acq_value``, ``dist_incumbent`` (to the best point so
-            far), ``dist_data`` (to the nearest evaluated point), and, when the optimiser reports
+            far), ``dist_data`` (to the nearest evaluated point), ``dist_centre`` (to the middle
+            of the space), and, when the optimiser reports
             where its local searches ended, ``near_equal`` (how many of them reached the best
             value within ``NEAR_EQUAL_TOL``) and ``near_equal_far`` (those of them farther than
             ``FAR`` from the returned point).
@@ -244,6 +245,7 @@ def _propose(history, space, optimizer, acquisition, budget, seed):
         "acq_value": float(result.acq_value),
         "dist_incumbent": float((raw - incumbent).norm()),
         "dist_data": float((X - raw).norm(dim=-1).min()),
+        "dist_centre": float((raw - 0.5).norm()),
     }
     optima, values = result.info.get("local_optima"), result.info.get("local_values")
     if optima is not None and values is not None and values.numel() > 0:

@@ -260,8 +260,9 @@ def bo_against_botorch(records: list[dict]) -> str:
 
 
 def bo_mechanism(records: list[dict]) -> str:
-    """Where proposals land: distance to the incumbent and to the data (unit cube), and how
-    often the method's own search found near-equal maximisers far from the one it returned."""
+    """Where proposals land: distance to the incumbent, to the data and to the middle of the
+    space (unit cube), and how often the method's own search found near-equal maximisers far
+    from the one it returned."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
         if r.get("proposals"):
@@ -273,12 +274,14 @@ def bo_mechanism(records: list[dict]) -> str:
         props = [p for r in rs for p in r["proposals"]]
         inc = np.median([p["dist_incumbent"] for p in props])
         data = np.median([p["dist_data"] for p in props])
+        centre = [p["dist_centre"] for p in props if "dist_centre" in p]
+        centre = f"{np.median(centre):.3f}" if centre else "-"
         value = np.median([p["acq_value"] for p in props])
         found = [y for r in rs for y in r["values"][r["n_init"]:]]
         improved = [step for r in rs for step in _improving_steps(r)]
         far = [p["near_equal_far"] > 0 for p in props if "near_equal_far" in p]
         lines.append(f"| {problem} | {acq} | {method} | {len(props)} | {inc:.3f} | {data:.3f} | "
-                     f"{value:.4g} | {np.median(found):.4g} | {np.mean(improved):.1%} | "
+                     f"{centre} | {value:.4g} | {np.median(found):.4g} | {np.mean(improved):.1%} | "
                      + (f"{np.mean(far):.0%} |" if far else "- |"))
     return (
         "## Where the proposals land\n\nMedians over every proposal of every repetition, in "
@@ -287,9 +290,9 @@ def bo_mechanism(records: list[dict]) -> str:
         "on the best so far. Last column: share of steps at which the method's own local "
         "searches ended at another point within 1e-3 of the returned value but more than 0.1 "
         "away from it (equal value, different place).\n\n"
-        "| problem | acq | method | proposals | to incumbent | to nearest data | acquisition "
-        "| objective | improving steps | near-equal far |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines)
+        "| problem | acq | method | proposals | to incumbent | to nearest data | to centre "
+        "| acquisition | objective | improving steps | near-equal far |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines)
     )
 
 
