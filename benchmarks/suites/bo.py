@@ -3,9 +3,9 @@
 Problems (objectives minimised; ARD Matern-5/2 GP; EI and LogEI):
 - digits (GENNES paper, Appendix A.3): SGD logistic regression on sklearn digits, 20 initial points.
 - alpine1-d20 (GENNES paper, Figure 4): Alpine1 on [-10, 10]^20, 100 initial points, 100 steps.
-- alpine1-d20-shifted: the same with the function's centre moved to ``ALPINE1_SHIFT`` (off the
-  box's centre), a control: Alpine1's values grow with ``|x|``, so a maximiser that favours the
-  middle of the box gains on alpine1-d20 without being a better maximiser.
+- alpine1-d20-shifted: the same with the function's centre moved to ``ALPINE1_SHIFT``, a
+  control: Alpine1's values grow with ``|x|``, so a maximiser that favours the middle of the box
+  gains on alpine1-d20 without being a better maximiser; here the middle is no advantage.
 - branin: 2-D, three global minima (low-dimensional multimodal).
 - hartmann6: 6-D, six local minima.
 - rosenbrock-d8: 8-D on [-5, 10]^8, a curved valley (ridge-like).
@@ -65,9 +65,12 @@ PROFILES = {
                  budget=None, methods=None),
 }
 HARTMANN6_DIMS_IN_30 = (0, 5, 11, 17, 22, 28)  # spread out, so no method gains from order
-# Uniform on [-5, 5]^20 (torch.Generator().manual_seed(0), rounded): Alpine1's centre, moved.
-ALPINE1_SHIFT = (4.7, 2.08, -0.41, 4.21, 1.45, 2.91, -3.21, -1.49, 0.81, -2.12, -0.47, -3.23,
-                 -1.45, 1.22, -0.18, -0.59, -0.93, -2.95, 1.65, 2.85)
+# Alpine1's centre moved to +-8 in every coordinate (signs from torch.Generator().manual_seed(0)),
+# so that the middle of the box is no advantage: there the function is 160, over the box 109 on
+# average, and at 0.8 and 1.05 from the middle (unit cube, random directions) 101 and 103
+# (unshifted: 0 at the middle, 42 and 52 at those distances).
+ALPINE1_SHIFT = tuple(8.0 * s for s in (1, 1, -1, 1, 1, 1, -1, -1, 1, -1, -1, -1, -1, 1, -1,
+                                        -1, -1, -1, 1, 1))
 
 
 def _botorch_problem(name: str):
