@@ -341,3 +341,25 @@ def test_the_shifted_alpine1_is_alpine1_centred_at_the_shift():
     assert shifted(at(x + shift)) == pytest.approx(plain(at(x)))
     assert shifted(at(torch.zeros(20))) > 20.0  # the box's centre is far from the optimum
     assert all(space.params[i].low <= s <= space.params[i].high for i, s in enumerate(shift))
+
+
+def test_centre_records_where_a_proposal_lies_and_what_the_objective_is_there():
+    import acqopt
+    from benchmarks import centre, landscapes
+    from benchmarks.functions import get_function
+
+    r = centre.run("rastrigin-d8-n40", "logei", "lbfgs", 0)
+    acq, bounds = landscapes.acquisition("rastrigin-d8-n40", "logei")
+    x, value = acqopt.optimize_acqf(acq, bounds, method="lbfgs", generator=0)
+    assert r["value"] == pytest.approx(float(value))
+    assert r["dist_centre"] == pytest.approx(float((x - 0.5).norm()))
+    f = get_function("rastrigin")
+    assert r["objective"] == pytest.approx(float(f(f.lower + x * (f.upper - f.lower))))
+    # The page's reference column: where each function's minimiser lies.
+    s = get_function("schwefel")
+    optimum = (s.argmin - s.lower) / (s.upper - s.lower) - 0.5
+    assert centre.OPTIMUM_FROM_CENTRE["schwefel"] == pytest.approx(abs(optimum) * 10 ** 0.5)
+    page = centre.page([r, {**r, "method": "botorch", "value": r["value"] - 0.5}], Path("c.jsonl"))
+    (row,) = [line for line in page.splitlines()
+              if line.startswith("| rastrigin (8) | 0.00 | lbfgs |")]
+    assert row.endswith("| +0.500 |")
