@@ -24,10 +24,13 @@ class Task:
 
 
 def environment() -> dict:
-    """Library versions and host, stored in every record."""
+    """Library versions, host and torch's thread count, stored in every record. A BO run is
+    reproducible only when all of them match: with 1 and 2 threads the same seed's run (branin,
+    EI, BoTorch) proposes another point from step 14 on, as sums are reduced in another order."""
     import botorch
     import cma
     import gpytorch
+    import linear_operator
     import numpy
     import scipy
     import torch
@@ -40,12 +43,14 @@ def environment() -> dict:
             "torch": torch.__version__,
             "botorch": botorch.__version__,
             "gpytorch": gpytorch.__version__,
+            "linear_operator": linear_operator.__version__,
             "numpy": numpy.__version__,
             "scipy": scipy.__version__,
             "cma": cma.__version__,
             "python": platform.python_version(),
         },
-        "host": {"name": socket.gethostname(), "cpus": os.cpu_count(), "machine": platform.machine()},
+        "host": {"name": socket.gethostname(), "cpus": os.cpu_count(),
+                 "machine": platform.machine(), "threads": torch.get_num_threads()},
     }
 
 

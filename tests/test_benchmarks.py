@@ -65,6 +65,7 @@ def test_smoke_run_and_report(tmp_path):
                 "trace", "wall_time", "versions", "host", "botorch_value"):
         assert key in r
     assert r["queries"] <= r["budget"]
+    assert r["host"]["threads"] >= 1 and "linear_operator" in r["versions"]
     assert r["command"] == "python -m benchmarks run landscapes --profile smoke"
     # Resuming runs nothing new.
     assert main(["run", "landscapes", "--profile", "smoke", "--out", str(tmp_path),
