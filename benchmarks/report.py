@@ -23,6 +23,24 @@ def quantiles(xs: list[float]) -> tuple[float, float, float]:
     return float(lo), float(mid), float(hi)
 
 
+def method_colours(methods) -> dict[str, tuple]:
+    """One colour per method for every panel of a figure. Matplotlib's colour cycle restarts on
+    each axes, so a method missing from one panel would shift every colour after it there."""
+    import matplotlib
+
+    names = sorted(set(methods))
+    cmap = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {m: cmap(i % cmap.N) for i, m in enumerate(names)}
+
+
+def method_legend(ax, colours: dict[str, tuple], methods=None) -> None:
+    """A legend on ``ax`` naming ``methods`` (all of ``colours`` by default) in their colours."""
+    from matplotlib.lines import Line2D
+
+    shown = sorted(colours if methods is None else set(methods))
+    ax.legend(handles=[Line2D([], [], color=colours[m], label=m) for m in shown], fontsize=7)
+
+
 def fmt(xs: list[float], digits: int = 3) -> str:
     lo, mid, hi = quantiles(xs)
     return f"{mid:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"

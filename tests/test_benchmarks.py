@@ -364,3 +364,31 @@ def test_centre_records_where_a_proposal_lies_and_what_the_objective_is_there():
     (row,) = [line for line in page.splitlines()
               if line.startswith("| rastrigin (8) | 0.00 | lbfgs |")]
     assert row.endswith("| +0.500 |")
+
+
+def test_a_method_keeps_its_colour_in_every_row_of_the_bo_figure():
+    import matplotlib.pyplot as plt
+
+    from benchmarks.suites.bo import curves_figure
+
+    def record(problem, method):
+        return {"problem": problem, "acquisition": "ei", "method": method, "best": [3.0, 2.0],
+                "acq_queries": [0, 10], "acq_time": [0.1]}
+
+    # "a" is missing from the second row: with matplotlib's per-axes colour cycle, "c" would
+    # take "a"'s colour there.
+    records = [record("p1", "a"), record("p1", "c"), record("p2", "c")]
+    fig = curves_figure(records)
+    colours = {}
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            colours.setdefault(line.get_label(), set()).add(line.get_color())
+        legend = ax.get_legend()
+        if legend is not None:  # a row's legend names the methods drawn in it, in their colours
+            drawn = {line.get_label(): line.get_color() for line in ax.get_lines()}
+            assert {t.get_text() for t in legend.get_texts()} == set(drawn)
+            for handle, text in zip(legend.legend_handles, legend.get_texts()):
+                assert handle.get_color() == drawn[text.get_text()]
+    plt.close(fig)
+    assert set(colours) == {"a", "c"} and all(len(c) == 1 for c in colours.values())
+    assert colours["a"] != colours["c"]

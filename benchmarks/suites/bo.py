@@ -35,7 +35,7 @@ from acqopt.bo import Real, Space, minimize
 from benchmarks.functions import get_function
 from benchmarks import digits
 from benchmarks.reference import BoTorchOptimizer
-from benchmarks.report import fmt, paired
+from benchmarks.report import fmt, method_colours, method_legend, paired
 from benchmarks.runner import Task
 
 PROBLEMS = {
@@ -347,36 +347,49 @@ def bo_verdicts(records: list[dict]) -> str:
 
 
 def bo_figure(records: list[dict], path: Path) -> None:
+    """Writes :func:`curves_figure` to ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig = curves_figure(records)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def curves_figure(records: list[dict]):
     """Best value, median over repetitions, against objective evaluations, acquisition queries
     and acquisition wall time (GP fit excluded), one row per (problem, acquisition): the
-    paper's Figures 3 and 4, and the cost of getting there."""
+    paper's Figures 3 and 4, and the cost of getting there. A method keeps its colour in every
+    row; each row's legend names the methods in it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     keys = sorted({(r["problem"], r["acquisition"]) for r in records})
+    colours = method_colours(r["method"] for r in records)
     fig, axes = plt.subplots(len(keys), 3, figsize=(13, 3 * len(keys)), squeeze=False)
     for row, (problem, acq) in zip(axes, keys):
-        for method in sorted({r["method"] for r in records}):
+        shown = []
+        for method in colours:
             rs = [r for r in records if (r["problem"], r["acquisition"], r["method"])
                   == (problem, acq, method)]
             if not rs:
                 continue
+            shown.append(method)
+            style = dict(label=method, color=colours[method])
             n = min(len(r["best"]) for r in rs)
             best = np.median(np.array([r["best"][:n] for r in rs]), axis=0)
             q = np.median(np.array([r["acq_queries"][:n] for r in rs]), axis=0)
-            row[0].plot(np.arange(1, n + 1), best, label=method)
-            row[1].plot(q, best, label=method)
+            row[0].plot(np.arange(1, n + 1), best, **style)
+            row[1].plot(q, best, **style)
             if all(r.get("acq_time") for r in rs):
                 # acq_time has one entry per BO step; the initial design costs none.
                 t = np.median(np.array([np.cumsum([0.0] * (len(r["best"]) - len(r["acq_time"]))
                                                   + list(r["acq_time"]))[:n] for r in rs]), axis=0)
-                row[2].plot(t, best, label=method)
+                row[2].plot(t, best, **style)
         row[0].set(title=f"{problem} ({acq})", xlabel="objective evaluations", ylabel="best")
         row[1].set(title=f"{problem} ({acq})", xlabel="acquisition queries (cumulative)")
         row[2].set(title=f"{problem} ({acq})", xlabel="acquisition wall time s (cumulative)")
-    axes[0, 0].legend(fontsize=7)
+        method_legend(row[0], colours, shown)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    return fig

@@ -30,7 +30,7 @@ import torch
 import acqopt
 from benchmarks import gradient_bias, rosenbrock
 from benchmarks.functions import QIU, get_function
-from benchmarks.report import fmt
+from benchmarks.report import fmt, method_colours, method_legend
 from benchmarks.runner import Task
 from benchmarks.store import read
 
@@ -334,12 +334,12 @@ def regret_figure(records: list[dict], path: Path) -> None:
     import numpy as np
 
     problems = sorted({r["problem"] for r in records})
-    methods = sorted({r["method"] for r in records})
+    colours = method_colours(r["method"] for r in records)
     cols = min(4, len(problems))
     rows = -(-len(problems) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
     for ax, problem in zip(axes.flat, problems):
-        for m in methods:
+        for m in colours:
             rs = [r for r in records if r["problem"] == problem and r["method"] == m]
             if not rs:
                 continue
@@ -354,10 +354,10 @@ def regret_figure(records: list[dict], path: Path) -> None:
             with warnings.catch_warnings():  # grid points before a method's first call
                 warnings.simplefilter("ignore", RuntimeWarning)
                 med = np.nanmedian(np.array(curves), axis=0)
-            ax.plot(grid, np.maximum(med, 1e-12), label=m)
+            ax.plot(grid, np.maximum(med, 1e-12), label=m, color=colours[m])
         ax.set(xscale="log", yscale="log", title=problem, xlabel="evaluations")
     axes.flat[0].set_ylabel("median regret")
-    axes.flat[0].legend(fontsize=7)
+    method_legend(axes.flat[0], colours)
     for ax in list(axes.flat)[len(problems):]:
         ax.axis("off")
     fig.tight_layout()
@@ -455,6 +455,7 @@ def rosenbrock_figure(records: list[dict], path: Path) -> None:
     import numpy as np
 
     problems = sorted({r["problem"] for r in records})
+    colours = method_colours(r["method"] for r in records)
     fig, axes = plt.subplots(1, len(problems), figsize=(5 * len(problems), 3.6), squeeze=False)
     for ax, problem in zip(axes.flat, problems):
         for m in sorted({r["method"] for r in records if r["problem"] == problem}):
@@ -469,10 +470,11 @@ def rosenbrock_figure(records: list[dict], path: Path) -> None:
                 curves.append(np.where(idx >= 0, v[np.maximum(idx, 0)], np.nan))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                ax.plot(grid, np.maximum(np.nanmedian(np.array(curves), axis=0), 1e-6), label=m)
+                ax.plot(grid, np.maximum(np.nanmedian(np.array(curves), axis=0), 1e-6),
+                        label=m, color=colours[m])
         ax.set(xscale="log", yscale="log", title=problem, xlabel="simulator calls")
     axes.flat[0].set_ylabel("median g")
-    axes.flat[0].legend(fontsize=7)
+    method_legend(axes.flat[0], colours)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
