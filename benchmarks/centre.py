@@ -23,13 +23,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
 import acqopt
 from benchmarks import landscapes
 from benchmarks.reference import BoTorchOptimizer
-from benchmarks.runner import Task, run_tasks
-from benchmarks.store import read
+from benchmarks.runner import Task, add_run_arguments, run_and_write
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ("botorch", "lbfgs", "cma-lbfgs", "gennes")
@@ -97,28 +95,16 @@ def page(records: list[dict], path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_page(out: Path) -> str:
-    path = out / "centre.jsonl"
-    text = page(read(path), path)
-    (out / "centre.md").write_text(text)
-    return text
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.centre",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--no-progress", action="store_true")
+    add_run_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
-    path = args.out / "centre.jsonl"
-    run_tasks(tasks(args.seeds, args.methods), path, workers=args.workers,
-              progress=not args.no_progress,
-              command=f"python -m benchmarks.centre --seeds {args.seeds} "
-                      f"--methods {' '.join(args.methods)}")
-    print(write_page(args.out))
+    print(run_and_write("centre", tasks(args.seeds, args.methods), page, args,
+                        command=f"python -m benchmarks.centre --seeds {args.seeds} "
+                                f"--methods {' '.join(args.methods)}"))
     return 0
 
 

@@ -37,8 +37,7 @@ import acqopt
 from acqopt.local.directions import adam_step
 from benchmarks import rosenbrock
 from benchmarks.report import fmt
-from benchmarks.runner import Task, run_tasks
-from benchmarks.store import read
+from benchmarks.runner import Task, add_run_arguments, run_and_write
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ("lgso", "lgso-gan", "es-grad")
@@ -245,28 +244,16 @@ def claim(records: list[dict]) -> tuple[str, str]:
     return cell, "reproduced" if not any(biased(r) for r in lgso) else "not reproduced"
 
 
-def write_page(out: Path) -> str:
-    path = out / "gradient-bias.jsonl"
-    text = page(read(path), path)
-    (out / "gradient-bias.md").write_text(text)
-    return text
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gradient_bias",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--budget", type=int, default=40000)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--no-progress", action="store_true")
+    add_run_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
-    path = args.out / "gradient-bias.jsonl"
-    run_tasks(tasks(args.seeds, args.budget), path, workers=args.workers,
-              progress=not args.no_progress,
-              command=f"python -m benchmarks.gradient_bias --seeds {args.seeds} "
-                      f"--budget {args.budget}")
-    print(write_page(args.out))
+    print(run_and_write("gradient-bias", tasks(args.seeds, args.budget), page, args,
+                        command=f"python -m benchmarks.gradient_bias --seeds {args.seeds} "
+                                f"--budget {args.budget}"))
     return 0
 
 

@@ -34,8 +34,7 @@ import numpy as np
 import torch
 
 from benchmarks.report import fmt, paired
-from benchmarks.runner import Task, run_tasks
-from benchmarks.store import read
+from benchmarks.runner import Task, add_run_arguments, run_and_write
 
 RESULTS = Path(__file__).parent / "results"
 INITIAL = 5
@@ -230,17 +229,11 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--trials", type=int, default=25)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--no-progress", action="store_true")
+    add_run_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
-    path = args.out / "plugins.jsonl"
-    command = f"python -m benchmarks.plugins --seeds {args.seeds} --trials {args.trials}"
-    run_tasks(tasks(args.seeds, args.trials), path, workers=args.workers,
-              progress=not args.no_progress, command=command)
-    text = page(read(path), path)
-    (args.out / "plugins.md").write_text(text)
-    print(text)
+    print(run_and_write("plugins", tasks(args.seeds, args.trials), page, args,
+                        command=f"python -m benchmarks.plugins --seeds {args.seeds} "
+                                f"--trials {args.trials}"))
     return 0
 
 

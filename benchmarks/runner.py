@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from benchmarks.store import Appender, done_keys
+from benchmarks.store import Appender, done_keys, read
 
 
 @dataclass(frozen=True)
@@ -152,3 +152,21 @@ def _bar(total: int, initial: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, initial=initial, disable=not enabled, unit="run", dynamic_ncols=True)
+
+
+def add_run_arguments(parser, results: Path) -> None:
+    """The options every standalone benchmark (``python -m benchmarks.<name>``) takes."""
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=results)
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run_and_write(name: str, tasks: list[Task], page: Callable[[list[dict], Path], str], args,
+                  command: str) -> str:
+    """Runs ``tasks`` into ``<out>/<name>.jsonl`` (resumable), writes ``page`` of all its records
+    to ``<out>/<name>.md`` and returns that text; ``args`` holds :func:`add_run_arguments`'s."""
+    path = args.out / f"{name}.jsonl"
+    run_tasks(tasks, path, workers=args.workers, progress=not args.no_progress, command=command)
+    text = page(read(path), path)
+    (args.out / f"{name}.md").write_text(text)
+    return text
