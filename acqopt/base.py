@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from acqopt.constraints import Polytope
+from acqopt.domain import Grid, normalize_grid
 from acqopt.counting import (
     BudgetExhausted,
     CountingAcquisition,
@@ -285,6 +286,8 @@ class BaseOptimizer:
         equality_constraints: list | None = None,
         batch_initial_conditions: Tensor | None = None,
         num_best: int = 0,
+        discrete_dims: Mapping[int, list[float]] | None = None,
+        cat_dims: Mapping[int, list[float]] | None = None,
     ) -> OptimizeResult:
         """Maximises ``acq_function`` over ``bounds``.
 
@@ -304,6 +307,10 @@ class BaseOptimizer:
             num_best: When > 0, ``info["best_points"]`` (``k x q x d``, ``k <= num_best``) and
                 ``info["best_values"]`` hold the best distinct points: the local optima of
                 restart methods, else the best distinct candidates evaluated.
+            discrete_dims, cat_dims: Mixed spaces, as BoTorch 0.18 writes them:
+                ``{column: allowed values}`` for ordered (integer, ordinal) and categorical
+                columns (:mod:`acqopt.domain`). Every evaluated and returned candidate takes
+                allowed values there; each method searches them as its docstring says.
 
         Returns:
             An :class:`OptimizeResult` with the best candidate set ever evaluated.
@@ -328,14 +335,16 @@ class BaseOptimizer:
                                         or not timeout_sec > 0):
             raise ValueError(f"timeout_sec: expected a number > 0 or None, got {timeout_sec!r}")
         polytope = Polytope(bounds, inequality_constraints, equality_constraints)
+        grid = Grid(bounds, *normalize_grid(discrete_dims, cat_dims, bounds))
+        check_constraints_off_grid(polytope, grid)
         initial = check_initial_conditions(batch_initial_conditions, bounds, q)
         gen = as_generator(generator)  # last: None draws from the global RNG
         counter = CountingAcquisition(acq_function, budget=budget, timeout_sec=timeout_sec,
                                       fast=self.fast)
         problem = Problem(counter, bounds, q, polytope=polytope, initial=initial,
-                          patience=self.patience)
-        if initial is not None and polytope:
-            problem.initial = polytope.project(initial)
+                          patience=self.patience, grid=grid)
+        if initial is not None and (polytope or grid):
+            problem.initial = problem.feasible(initial)
         seen: list[tuple[Tensor, Tensor]] = []
         if num_best > 0:
             problem.observers.append(lambda U, v: seen.append((U.detach(), v.detach())))
@@ -402,6 +411,22 @@ class BaseOptimizer:
 # 10x512 and 20x1024, benchmarks/results/landscapes-full.jsonl; IQR 23-65). A budget-driven method
 # called with num_restarts and raw_samples and no budget gets raw_samples + this * num_restarts.
 QUERIES_PER_RESTART = 50
+
+
+def check_constraints_off_grid(polytope: Polytope, grid: Grid) -> None:
+    """Raises ``ValueError`` if a linear constraint involves a grid column (rounding a column a
+    constraint involves could leave the constraint; such spaces are not supported)."""
+    if not (polytope and grid):
+        return
+    for kind, a, _ in polytope.rows:
+        on_grid = (a.abs() > 0) & grid.mask.to(a.device)
+        if bool(on_grid.any()):
+            name = "inequality_constraints" if kind == "ineq" else "equality_constraints"
+            raise ValueError(
+                f"{name}: a constraint involves the integer/categorical column(s) "
+                f"{on_grid.nonzero().flatten().tolist()}; acqopt supports linear constraints "
+                "on continuous columns only in mixed spaces"
+            )
 
 
 def check_initial_conditions(X: object, bounds: Tensor, q: int) -> Tensor | None:

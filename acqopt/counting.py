@@ -199,13 +199,16 @@ class Problem:
 
     With a ``polytope`` (linear constraints), every candidate is projected onto it before it is
     evaluated, and the projected point is what is recorded: every evaluated and every returned
-    point is feasible, for every method.
+    point is feasible, for every method. With a ``grid`` (:class:`acqopt.domain.Grid`), every
+    candidate's grid columns are then rounded to their nearest allowed values in the same way,
+    and gradients along grid columns are zero.
 
     Args:
         counter: The counting wrapper around the user's acquisition function.
         bounds: A ``2 x d`` tensor of lower and upper bounds; sets device and dtype.
         q: The number of candidates in one query.
         polytope: Linear constraints (:class:`acqopt.constraints.Polytope`), or None.
+        grid: Integer/discrete and categorical columns (:class:`acqopt.domain.Grid`), or None.
         initial: Warm starts, ``b x q x d`` in the unit cube (BoTorch's
             ``batch_initial_conditions``), or None; see :func:`acqopt.design.initial_points`.
         patience: The stall stop, in queries, or None for none. After an evaluation that leaves
@@ -222,7 +225,7 @@ class Problem:
 
     def __init__(self, counter: CountingAcquisition, bounds: Tensor, q: int,
                  polytope=None, initial: Tensor | None = None,
-                 patience: int | None = None) -> None:
+                 patience: int | None = None, grid=None) -> None:
         self.counter = counter
         self.bounds = bounds
         self.q = q
@@ -233,6 +236,7 @@ class Problem:
         self.best_u: Tensor | None = None
         self.trace: list[tuple[int, float]] = []
         self.polytope = polytope if polytope else None
+        self.grid = grid if grid else None
         self.initial = initial
         self.observers: list = []
         self.info: dict = {}
@@ -279,16 +283,20 @@ class Problem:
         return initial
 
     def feasible(self, U: Tensor) -> Tensor:
-        """``U`` projected onto the linear constraints (unchanged without them)."""
-        return U if self.polytope is None else self.polytope.project(U)
+        """``U`` (``... x d``) projected onto the linear constraints and rounded onto the
+        grid (unchanged without either)."""
+        if self.polytope is not None:
+            U = self.polytope.project(U)
+        return U if self.grid is None else self.grid.round(U.clamp(0.0, 1.0))
 
     def project(self, U: Tensor) -> Tensor:
         """Unit-cube points, flat (``b x q*d``) or not, projected onto the feasible set: the
-        cube, and the linear constraints if any. Local searches keep their iterates here."""
-        if self.polytope is None:
+        cube, the linear constraints and the grid, if any. Local searches keep their iterates
+        here."""
+        if self.polytope is None and self.grid is None:
             return U.clamp(0.0, 1.0)
         shape = U.shape
-        return self.polytope.project(U.reshape(*shape[:-1], -1, self.d)).reshape(shape)
+        return self.feasible(U.reshape(*shape[:-1], -1, self.d).clamp(0.0, 1.0)).reshape(shape)
 
     def value_and_grad(self, U: Tensor) -> tuple[Tensor, Tensor]:
         """Values (``b``) and gradients w.r.t. ``U`` (``b x q x d``) in one batched call.
@@ -297,9 +305,11 @@ class Problem:
         """
         U = U.detach()
         if self.polytope is None:
-            F = U
+            F = U if self.grid is None else self.feasible(U)
             raw, grad = self.counter.value_and_grad(self.to_bounds(F))
             grad = grad * self.scale
+            if self.grid is not None:  # rounding is flat along grid columns
+                grad = grad.masked_fill(self.grid.mask, 0.0)
         else:  # the gradient through the projection onto the constraints, by autograd
             U.requires_grad_(True)
             with torch.enable_grad():

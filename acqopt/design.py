@@ -99,6 +99,7 @@ def initial_points(
             if n > warm.shape[0] else warm[:0]
         return torch.cat([warm.to(rest), rest])
     q, d = problem.q, problem.d
+    spread = n  # the leading rows spread over the cube (not around the best points)
     if design == "uniform":
         U = uniform(n, q, d, generator)
     elif design == "sobol":
@@ -106,9 +107,14 @@ def initial_points(
     else:
         n_best = n if design == "around_best" else int(round(around_best_fraction * n))
         if n_best == 0:  # too few raw samples for a share around the best
-            return sobol(n, q, d, generator).to(device=problem.device, dtype=problem.dtype)
-        near = around_best(problem, n_best, generator)
-        if near is None:
-            near = sobol(n_best, q, d, generator)
-        U = torch.cat([sobol(n - n_best, q, d, generator), near]) if n_best < n else near
-    return U.to(device=problem.device, dtype=problem.dtype)
+            U = sobol(n, q, d, generator)
+        else:
+            near = around_best(problem, n_best, generator)
+            spread = n - n_best if near is not None else n
+            if near is None:
+                near = sobol(n_best, q, d, generator)
+            U = torch.cat([sobol(n - n_best, q, d, generator), near]) if n_best < n else near
+    U = U.to(device=problem.device, dtype=problem.dtype)
+    if problem.grid is not None:  # every allowed value equally likely; points near the best
+        U = torch.cat([problem.grid.sample(U[:spread]), U[spread:]])  # are rounded when valued
+    return U

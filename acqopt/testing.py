@@ -81,3 +81,51 @@ class IntegerSpike(torch.nn.Module):
         spike = torch.exp(-((x0 - 2.0) ** 2) / (2 * 0.001**2))
         bump = 0.6 * torch.exp(-((x0 - 7.3) ** 2) / (2 * 1.5**2))
         return (spike + bump - (x1 - 0.5) ** 2).amax(-1)
+
+
+# MixedBumps' table: value of (category, integer); the global maximum is category 1 at 4.
+_TABLE = (
+    (0.2, 0.6, 0.3, 0.1, 0.0, 0.1),
+    (0.0, 0.1, 0.2, 0.4, 1.0, 0.3),
+    (0.1, 0.7, 0.2, 0.0, 0.1, 0.0),
+)
+# Where the continuous bump of each category is, in (x0, x3).
+_CENTRES = ((0.2, 0.8), (0.7, 0.3), (0.4, 0.5))
+
+
+class MixedBumps(torch.nn.Module):
+    """A 4-D mixed test acquisition: ``x0, x3`` continuous in ``[0, 1]``, ``x1`` an integer in
+    ``{0, ..., 5}`` and ``x2`` a category in ``{0, 1, 2}``.
+
+    The value is a table over (category, integer) plus a bump in ``(x0, x3)`` whose centre
+    depends on the category; it has no gradient along ``x1`` and ``x2`` (read at the rounded
+    values, as a categorical kernel gives none). The global maximum, 1.5, is at category 1,
+    integer 4, ``(x0, x3) = (0.7, 0.3)``; category 2 at integer 1 (0.7 + 0.5) is a local one
+    that a search moving one value at a time from categories 0 and 2 must leave. Calls and
+    points evaluated off the grid are counted in ``queries`` and ``off_grid``.
+    """
+
+    bounds = torch.tensor([[0.0, 0.0, 0.0, 0.0], [1.0, 5.0, 2.0, 1.0]])
+    discrete_dims = {1: [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]}
+    cat_dims = {2: [0.0, 1.0, 2.0]}
+    argmax = torch.tensor([0.7, 4.0, 1.0, 0.3])
+    max_value = 1.5
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries = 0
+        self.off_grid = 0
+
+    def forward(self, X: Tensor) -> Tensor:
+        """``b x q x 4`` -> ``b`` (a q-batch is worth its best point)."""
+        if X.dim() == 2:
+            X = X.unsqueeze(0)
+        self.queries += X.shape[0]
+        k, c = X[..., 1].detach().round(), X[..., 2].detach().round()
+        off = (X[..., 1] != k) | (X[..., 2] != c) | (k < 0) | (k > 5) | (c < 0) | (c > 2)
+        self.off_grid += int(off.any(-1).sum())
+        k, c = k.clamp(0, 5).long(), c.clamp(0, 2).long()
+        table = torch.tensor(_TABLE, dtype=X.dtype, device=X.device)
+        centres = torch.tensor(_CENTRES, dtype=X.dtype, device=X.device)[c]
+        sq = (X[..., 0] - centres[..., 0]) ** 2 + (X[..., 3] - centres[..., 1]) ** 2
+        return (table[c, k] + 0.5 * torch.exp(-sq / 0.05)).amax(-1)

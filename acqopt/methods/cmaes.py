@@ -6,6 +6,14 @@ refined points are told to CMA-ES, which repairs those it did not sample by thei
 length (pycma's ``tell(check_points=None)``). Baldwinian: the original points with the refined
 values. ``"cma"`` (no local search, active CMA) is the papers' aCMA-ES baseline.
 
+Mixed spaces (``discrete_dims``, ``cat_dims``): the Gaussian searches the relaxation, the
+problem rounds every candidate onto the grid before it is valued (categories in the order of
+their values), and each grid column's standard deviation is floored at a quarter of its gap
+between values (pycma's ``minstd``), a margin in the spirit of Hamano et al. (CMA-ES with
+margin, GECCO 2022) that keeps the distribution from collapsing onto one grid cell. The inner
+local search alternates with discrete moves (:mod:`acqopt.local.mixed`); there categories
+change to every other value, whatever their order.
+
 References:
     Qiu. CMA-ES with gradient local search (project report). 2020.
     Hansen. The CMA Evolution Strategy: A Tutorial. arXiv:1604.00772.
@@ -13,6 +21,8 @@ References:
     adaptation. CEC 2006.
     Auger & Hansen. A restart CMA evolution strategy with increasing population size (IPOP).
     CEC 2005.
+    Hamano, Saito, Nomura, Shirakawa. CMA-ES with margin: lower-bounding marginal probability
+    for mixed-integer black-box optimization. GECCO 2022 (arXiv:2205.13482).
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ import torch
 from acqopt.base import BaseOptimizer, Status, derive_seed, positive_float, positive_int
 from acqopt.counting import Problem
 from acqopt.design import check_design, initial_points
-from acqopt.local import AdamAscent, ArmijoAscent, LocalSearch, NoLocalSearch, ProjectedLBFGS
+from acqopt.local import AdamAscent, ArmijoAscent, LocalSearch, NoLocalSearch, ProjectedLBFGS, mixed
 from acqopt.registry import register
 
 UPDATES = ("lamarckian", "baldwinian")
@@ -135,6 +145,8 @@ class CMAES(BaseOptimizer):
             }
             if n == 1:  # pycma's maxstd fails at d = 1 ("not yet initialized"): capped below
                 opts["maxstd"] = np.inf
+            if problem.grid is not None:  # a margin on grid columns (module docstring)
+                opts["minstd"] = list(problem.grid.min_std().repeat(q).numpy())
             es = cma.CMAEvolutionStrategy(mean, self.sigma0, opts)
             while not es.stop():
                 sampled = np.asarray(es.ask())
@@ -145,7 +157,7 @@ class CMAES(BaseOptimizer):
                 U = U.reshape(k, q, d)
                 batch = U if carried is None else torch.cat([U, carried])
                 until = lam - math.ceil(self.wait_for * lam)
-                refined = self.local.refine(problem, batch, until=until)
+                refined = mixed.refine(self.local, problem, batch, until=until)
                 generations += 1
                 local_iterations += int(refined.iterations.sum())
                 if refined.values.shape[0] < lam:  # the budget truncated this generation

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from acqopt.base import BaseOptimizer, Status, distinct_best, positive_float, positive_int
 from acqopt.counting import Problem
-from acqopt.local import ProjectedLBFGS
+from acqopt.local import ProjectedLBFGS, mixed
 from acqopt.registry import register
 
 
@@ -227,7 +227,7 @@ class GENNESPolish(GENNES):
         U = torch.cat([u for u, _ in seen])
         values = torch.cat([v for _, v in seen])
         starts = distinct_best(U, values, self.polish_points, self.distinct)
-        result = self.local.refine(problem, U[starts], values[starts])
+        result = mixed.refine(self.local, problem, U[starts], values[starts])
         problem.info.update(steps=steps, polish_starts=result.U.shape[0],
                             local_iterations=int(result.iterations.sum()))
         return Status.BUDGET_EXHAUSTED, (

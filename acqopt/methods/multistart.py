@@ -19,6 +19,7 @@ from torch import Tensor
 from acqopt.base import BaseOptimizer, Status, positive_float, positive_int
 from acqopt.counting import Problem
 from acqopt.design import best_training_points, check_design, initial_points
+from acqopt.local import mixed
 from acqopt.local.base import LocalResult
 from acqopt.local.searches import ProjectedLBFGS
 from acqopt.registry import register
@@ -138,7 +139,7 @@ def refine_warm_starts(problem: Problem, local: ProjectedLBFGS) -> list[LocalRes
     warm = problem.take_initial()
     if warm is None:
         return []
-    return [local.refine(problem, warm[: problem.affordable(warm.shape[0])])]
+    return [mixed.refine(local, problem, warm[: problem.affordable(warm.shape[0])])]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,7 +225,7 @@ class RepeatedLBFGS(BaseOptimizer):
             starts = boltzmann_starts(values, width * self.num_restarts, self.eta, generator)
             before = problem.counter.queries
             more = LaterStarts(U, values, starts, self.eta, generator) if budgeted else None
-            optima.append(self.local.refine(problem, U[starts], values[starts], more=more))
+            optima.append(mixed.refine(self.local, problem, U[starts], values[starts], more=more))
             values[starts] = float("-inf")  # used
             rounds, batches = rounds + width, batches + 1
             if budgeted:
@@ -235,7 +236,7 @@ class RepeatedLBFGS(BaseOptimizer):
         while budgeted and U is not None and problem.remaining > 0 and torch.isfinite(values).any():
             n = min(self.num_restarts, int(torch.isfinite(values).sum()), problem.remaining)
             starts = boltzmann_starts(values, n, self.eta, generator)
-            optima.append(self.local.refine(problem, U[starts], values[starts]))
+            optima.append(mixed.refine(self.local, problem, U[starts], values[starts]))
             values[starts] = float("-inf")
             extra += n
         record_local_optima(problem, optima)
@@ -280,7 +281,7 @@ class UniformLBFGS(BaseOptimizer):
         while (budgeted and problem.remaining > 0) or (not budgeted and rounds < self.rounds):
             n = problem.affordable(self.num_restarts)
             U = initial_points("uniform", problem, n, generator)
-            optima.append(self.local.refine(problem, U))
+            optima.append(mixed.refine(self.local, problem, U))
             rounds += 1
         record_local_optima(problem, optima)
         problem.info.update(rounds=rounds)

@@ -4,6 +4,13 @@ optimisation with natural gradients. They use acquisition values only, never gra
 All work in the unit cube with a separable Gaussian search distribution; a population is one
 batched call. Candidates outside the cube are evaluated at their projection onto it.
 
+Mixed spaces (``discrete_dims``, ``cat_dims``): the problem rounds every candidate onto the grid
+before it is valued, so the Gaussian smooths the rounded acquisition over the relaxation (the
+idea of ``integer_dims``), and each grid column's standard deviation is floored at a quarter of
+its gap between values (a margin, as in Hamano et al., GECCO 2022) so that it keeps sampling the
+neighbouring values. ``vo`` searches categorical columns with a categorical distribution beside
+the Gaussian (:class:`CategoricalFactor`), updated by its natural gradient.
+
 References:
     Schaul, Glasmachers, Schmidhuber. High Dimensions and Heavy Tails for Natural Evolution
     Strategies (sNES). GECCO 2011.
@@ -13,6 +20,10 @@ References:
     Reinforcement Learning. arXiv:1703.03864 (antithetic pairs, centred ranks).
     Greydanus. Evolution strategies as a gradient estimator (evostrats), 2020.
     Havtorn. Variational optimization (natural gradients, antithetic sampling), 2018.
+    Ollivier, Arnold, Auger, Hansen. Information-Geometric Optimization Algorithms: A Unifying
+    Picture via Invariance Principles. JMLR 18, 2017 (arXiv:1106.3708): the natural gradient of
+    a categorical distribution in its probabilities.
+    Hamano, Saito, Nomura, Shirakawa. CMA-ES with margin. GECCO 2022 (arXiv:2205.13482).
 """
 
 from __future__ import annotations
@@ -89,6 +100,12 @@ class ValueOnly(BaseOptimizer):
         values = self._evaluate(problem, Z)
         return Z[int(values.argmax())]
 
+    @staticmethod
+    def _std_floor(problem: Problem) -> Tensor | None:
+        """Per-coordinate (``q*d``) floor of the search distribution's std on grid columns,
+        None without a grid (:meth:`acqopt.domain.Grid.min_std`)."""
+        return None if problem.grid is None else problem.grid.min_std().repeat(problem.q)
+
     def _evaluate(self, problem: Problem, Z: Tensor) -> Tensor:
         """Values at ``Z`` (``n x q*d``, CPU float64) projected into the cube, integer
         coordinates rounded."""
@@ -106,6 +123,57 @@ class ValueOnly(BaseOptimizer):
             Z = ((X - lower) / scale).clamp(0.0, 1.0)
         U = Z.to(problem.bounds).reshape(-1, problem.q, problem.d)
         return problem.value(U).double().cpu()
+
+
+class CategoricalFactor:
+    """Independent categorical distributions over the categorical columns of every q-slot.
+
+    The natural-gradient (IGO) step in the probabilities: ``p += lr * mean_i f_i (e_{c_i} - p)``
+    for standardised values ``f`` (Ollivier et al. 2017), then every probability is floored at
+    ``1 / (k * population)`` (a margin: no category is ever ruled out) and renormalised.
+
+    Args:
+        problem: Supplies the grid (its categorical columns) and ``q``.
+        population: Samples per step (sets the margin).
+    """
+
+    def __init__(self, problem: Problem, population: int) -> None:
+        grid, d = problem.grid, problem.d
+        cats = sorted(grid.categorical) if grid is not None else []
+        self.columns = [s * d + c for s in range(problem.q) for c in cats]
+        self.values = [grid.values[c % d].double().cpu() for c in self.columns]
+        self.probs = [torch.full((v.numel(),), 1.0 / v.numel(), dtype=torch.float64)
+                      for v in self.values]
+        self.margin = [1.0 / (v.numel() * population) for v in self.values]
+
+    def __bool__(self) -> bool:
+        return bool(self.columns)
+
+    def sample(self, Z: Tensor, generator: torch.Generator) -> list[Tensor]:
+        """Overwrites the categorical coordinates of ``Z`` (``n x q*d``) with sampled values;
+        returns the sampled category indices per column."""
+        drawn = []
+        for j, col in enumerate(self.columns):
+            idx = torch.multinomial(self.probs[j], Z.shape[0], replacement=True,
+                                    generator=generator)
+            Z[:, col] = self.values[j][idx]
+            drawn.append(idx)
+        return drawn
+
+    def update(self, f: Tensor, drawn: list[Tensor], lr: float) -> None:
+        """One natural-gradient step from standardised values ``f`` of the samples."""
+        for j, idx in enumerate(drawn):
+            onehot = torch.nn.functional.one_hot(idx, self.probs[j].numel()).double()
+            p = self.probs[j] + lr * ((f[:, None] * (onehot - self.probs[j])).mean(0))
+            p = p.clamp_min(self.margin[j])
+            self.probs[j] = p / p.sum()
+
+    def mode(self, z: Tensor) -> Tensor:
+        """``z`` (``q*d``) with each categorical coordinate at its most probable value."""
+        z = z.clone()
+        for j, col in enumerate(self.columns):
+            z[col] = self.values[j][int(self.probs[j].argmax())]
+        return z
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,6 +223,7 @@ class SNES(_SearchDistribution):
         lr_sigma = self.lr_sigma or (3 + math.log(n)) / (5 * math.sqrt(n))
         mu = self._start(problem, generator)
         sigma = torch.full((n,), self.sigma0, dtype=torch.float64)
+        floor = self._std_floor(problem)
         generations = restarts = 0
         while problem.affordable(self.population) == self.population:
             s = antithetic_normal(self.population, n, generator, self.antithetic)
@@ -162,6 +231,8 @@ class SNES(_SearchDistribution):
             u = rank_utilities(values)
             mu = mu + self.lr_mean * sigma * (u @ s)
             sigma = sigma * torch.exp(0.5 * lr_sigma * (u @ (s * s - 1.0)))
+            if floor is not None:
+                sigma = torch.maximum(sigma, floor)
             generations += 1
             if bool((sigma < self.tol_sigma).all()):
                 mu = torch.rand(n, generator=generator, dtype=torch.float64)
@@ -203,11 +274,13 @@ class ESGradient(_SearchDistribution):
         n = problem.q * problem.d
         x = self._start(problem, generator)
         m, v = torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
+        floor = self._std_floor(problem)
+        sigma = self.sigma0 if floor is None else floor.clamp_min(self.sigma0)
         steps = 0
         while problem.affordable(self.population) == self.population:
             eps = antithetic_normal(self.population, n, generator)
-            r = centred_ranks(self._evaluate(problem, x + self.sigma0 * eps))
-            grad = (r @ eps) / (self.population * self.sigma0)
+            r = centred_ranks(self._evaluate(problem, x + sigma * eps))
+            grad = (r @ eps) / (self.population * sigma)
             steps += 1
             m, v, step = adam_step(m, v, grad, steps, self.lr, self.betas, 1e-12)
             x = (x + step).clamp(0.0, 1.0)
@@ -238,6 +311,8 @@ class VariationalOptimization(_SearchDistribution):
             Havtorn's parameters; the variance is floored at exp(-60)).
         natural: Natural (True) or regular (False) gradients.
         min_sigma: Lower bound on sigma (keeps integer dimensions explorable); 0 for none.
+        lr_categorical: Step size of the categorical factor's natural gradient (mixed spaces
+            with ``cat_dims``; :class:`CategoricalFactor`).
     """
 
     name: str = "vo"
@@ -245,11 +320,13 @@ class VariationalOptimization(_SearchDistribution):
     lr_logvar: float = 0.2
     natural: bool = True
     min_sigma: float = 0.0
+    lr_categorical: float = 0.2
 
     def __post_init__(self) -> None:
         super().__post_init__()
         positive_float("lr", self.lr)
         positive_float("lr_logvar", self.lr_logvar)
+        positive_float("lr_categorical", self.lr_categorical, upper=1.0)
         if self.min_sigma < 0:
             raise ValueError(f"min_sigma: expected a number >= 0, got {self.min_sigma!r}")
 
@@ -257,15 +334,23 @@ class VariationalOptimization(_SearchDistribution):
         n = problem.q * problem.d
         mu = self._start(problem, generator)
         logvar = torch.full((n,), 2 * math.log(self.sigma0), dtype=torch.float64)
+        std_floor = self._std_floor(problem)
+        categories = CategoricalFactor(problem, self.population)
         steps = 0
         while problem.affordable(self.population) == self.population:
             sigma = (0.5 * logvar).exp()
             eps = antithetic_normal(self.population, n, generator)
-            values = self._evaluate(problem, mu + sigma * eps)
+            Z = mu + sigma * eps
+            if categories:  # those coordinates come from the categorical factor
+                eps[:, categories.columns] = 0.0
+                drawn = categories.sample(Z, generator)
+            values = self._evaluate(problem, Z)
             finite = torch.isfinite(values)
             floor = values[finite].min() if bool(finite.any()) else torch.tensor(0.0)
             values = torch.where(finite, values, floor)
             f = (values - values.mean()) / values.std().clamp_min(1e-12)
+            if categories:
+                categories.update(f, drawn, self.lr_categorical)
             g_mu = (f @ eps) / self.population  # = sigma * dU/dmu (per unit of standardised f)
             g_v = (f @ (eps * eps - 1.0)) / (2 * self.population)  # = dU/dv
             if self.natural:
@@ -277,10 +362,12 @@ class VariationalOptimization(_SearchDistribution):
                 logvar = var.clamp_min(math.exp(-60.0)).log()
             if self.min_sigma > 0:
                 logvar = logvar.clamp_min(2 * math.log(self.min_sigma))
+            if std_floor is not None:
+                logvar = torch.maximum(logvar, 2 * std_floor.clamp_min(1e-30).log())
             logvar = logvar.clamp(-60.0, 10.0)
             steps += 1
         if problem.affordable(1):
-            self._evaluate(problem, mu.clamp(0, 1)[None])
+            self._evaluate(problem, categories.mode(mu.clamp(0, 1))[None])
         sigma_max = float((0.5 * logvar).exp().max())
         problem.info.update(steps=steps, final_sigma_max=sigma_max)
         return Status.BUDGET_EXHAUSTED, f"{steps} step(s); final sigma max {sigma_max:.3g}"
