@@ -1,6 +1,14 @@
 """acqopt: interchangeable acquisition-function maximisers for BoTorch."""
 
-from acqopt.api import available_methods, get_optimizer, optimize_acqf
+from acqopt.api import (
+    OptimizeAcqfInputs,
+    available_methods,
+    get_optimizer,
+    optimize_acqf,
+    optimize_acqf_discrete,
+    optimize_acqf_mixed,
+    optimize_acqf_mixed_alternating,
+)
 from acqopt.base import AcquisitionOptimizer, OptimizeResult, Status
 from acqopt.counting import BudgetExhausted, CountingAcquisition, Counts
 
@@ -9,10 +17,14 @@ __all__ = [
     "BudgetExhausted",
     "CountingAcquisition",
     "Counts",
+    "OptimizeAcqfInputs",
     "OptimizeResult",
     "Status",
     "available_methods",
     "get_optimizer",
     "optimize_acqf",
+    "optimize_acqf_discrete",
+    "optimize_acqf_mixed",
+    "optimize_acqf_mixed_alternating",
 ]
 __version__ = "0.1.0"

@@ -1,9 +1,17 @@
-"""The public entry points: a drop-in ``optimize_acqf`` and the method registry."""
+"""The public entry points: BoTorch's optimisers as drop-ins, and the method registry.
+
+``optimize_acqf``, ``optimize_acqf_mixed_alternating``, ``optimize_acqf_mixed`` and
+``optimize_acqf_discrete`` take BoTorch 0.18's arguments (``method``, ``budget`` and
+``generator`` on top). The first three validate their arguments once, into one frozen
+:class:`OptimizeAcqfInputs` (as BoTorch's ``OptimizeAcqfInputs``), and every path (joint,
+sequential, mixed, one-shot) derives from it with ``dataclasses.replace``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -21,7 +29,9 @@ from acqopt.base import (
     is_analytic,
     positive_int,
 )
-from acqopt.constraints import normalize_fixed_features
+from acqopt.constraints import normalize_fixed_features, parse_constraints
+from acqopt.counting import CountingAcquisition
+from acqopt.domain import normalize_grid
 from acqopt.registry import lookup, names
 
 # BoTorch's ``options`` keys. Those in OPTION_FIELDS set a config field (of the method, or of its
@@ -56,6 +66,100 @@ def get_optimizer(name: str, **options: object) -> BaseOptimizer:
             f"{', '.join(sorted(fields)) or '(none)'}"
         )
     return dataclasses.replace(preset, **options)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimizeAcqfInputs:
+    """The arguments of one acquisition maximisation, validated in ``__post_init__``.
+
+    The fields are :func:`optimize_acqf`'s (see there), plus ``discrete_dims`` and
+    ``cat_dims`` (:func:`optimize_acqf_mixed_alternating`) and ``method_options`` (the
+    method's own config fields). Derived calls (one sequential step, one fixed-feature
+    combination) are ``dataclasses.replace`` of it, so they are validated the same way.
+
+    Raises:
+        ValueError: Naming the argument and the expected form.
+    """
+
+    acq_function: torch.nn.Module
+    bounds: Tensor
+    q: int = 1
+    num_restarts: int | None = None
+    raw_samples: int | None = None
+    options: Mapping[str, object] | None = None
+    inequality_constraints: list | None = None
+    equality_constraints: list | None = None
+    fixed_features: Mapping[int, float] | None = None
+    post_processing_func: Callable[[Tensor], Tensor] | None = None
+    batch_initial_conditions: Tensor | None = None
+    return_best_only: bool = True
+    sequential: bool = False
+    acq_function_sequence: list | None = None
+    discrete_dims: Mapping[int, Sequence[float]] | None = None
+    cat_dims: Mapping[int, Sequence[float]] | None = None
+    method: str = "lbfgs"
+    budget: int | None = None
+    generator: GeneratorLike = None
+    timeout_sec: float | None = None
+    return_acq_values: bool = True
+    return_full_tree: bool = False
+    method_options: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("return_best_only", "sequential", "return_acq_values", "return_full_tree"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise ValueError(f"{name}: expected a bool, got {value!r}")
+        if self.post_processing_func is not None and not callable(self.post_processing_func):
+            raise ValueError("post_processing_func: expected a callable or None")
+        for name in ("num_restarts", "raw_samples"):
+            value = getattr(self, name)
+            if value is not None:
+                positive_int(name, value)
+        check_bounds(self.bounds)
+        if self.discrete_dims is not None or self.cat_dims is not None:
+            fixed = normalize_fixed_features(self.fixed_features, self.bounds)
+            normalize_grid(self.discrete_dims, self.cat_dims, self.bounds, fixed)
+
+    @property
+    def steps(self) -> int:
+        """Sequential steps: ``q`` for greedy sequential selection, else 1."""
+        sequence = self.acq_function_sequence is not None
+        return self.q if (self.sequential and self.q > 1 or sequence) else 1
+
+    def configure(self) -> tuple[BaseOptimizer, GeneratorLike, int | None]:
+        """The configured optimizer, the generator (``options["seed"]`` when no generator was
+        given) and the budget (BoTorch's spend at ``num_restarts``/``raw_samples`` for a
+        method that needs a budget, when none was given)."""
+        optimizer, seed = _configure(self.method, self.num_restarts, self.raw_samples,
+                                     self.options, dict(self.method_options))
+        budget = self.budget
+        if budget is None and (self.num_restarts or self.raw_samples) and not optimizer.converges():
+            # What BoTorch spends at this setting, per sequential step, and at least what the
+            # method needs (e.g. its own raw samples when only num_restarts is given).
+            d = self.bounds.shape[-1]
+            step_q = 1 if self.steps > 1 else self.q
+            per_step = max((self.raw_samples or 0) + QUERIES_PER_RESTART * (self.num_restarts or 0),
+                           optimizer.min_budget(step_q, d))
+            budget = per_step * self.steps
+        generator = seed if self.generator is None and seed is not None else self.generator
+        return optimizer, generator, budget
+
+
+def _refuse_hooks(nonlinear_inequality_constraints, gen_candidates, ic_generator,
+                  retry_on_optimization_warning) -> None:
+    """BoTorch's arguments that acqopt does not take: a ``ValueError`` unless left unset."""
+    if nonlinear_inequality_constraints:
+        raise ValueError(
+            "nonlinear_inequality_constraints: not supported by acqopt; use linear "
+            "inequality_constraints or BoTorch's optimize_acqf"
+        )
+    for name, value in (("gen_candidates", gen_candidates), ("ic_generator", ic_generator)):
+        if value is not None:
+            raise ValueError(f"{name}: BoTorch's optimiser hooks do not apply to acqopt; pass None")
+    if not isinstance(retry_on_optimization_warning, bool):
+        raise ValueError(
+            f"retry_on_optimization_warning: expected a bool, got {retry_on_optimization_warning!r}")
 
 
 def optimize_acqf(
@@ -142,53 +246,320 @@ def optimize_acqf(
     Example:
         >>> candidates, value = acqopt.optimize_acqf(acq, bounds, 1, 10, 512, method="cma-lbfgs")
     """
-    if nonlinear_inequality_constraints:
-        raise ValueError(
-            "nonlinear_inequality_constraints: not supported by acqopt; use linear "
-            "inequality_constraints or BoTorch's optimize_acqf"
-        )
-    for name, value in (("gen_candidates", gen_candidates), ("ic_generator", ic_generator)):
-        if value is not None:
-            raise ValueError(f"{name}: BoTorch's optimiser hooks do not apply to acqopt; pass None")
-    for name, value in (("return_best_only", return_best_only), ("sequential", sequential),
-                        ("return_acq_values", return_acq_values),
-                        ("return_full_tree", return_full_tree),
-                        ("retry_on_optimization_warning", retry_on_optimization_warning)):
+    _refuse_hooks(nonlinear_inequality_constraints, gen_candidates, ic_generator,
+                  retry_on_optimization_warning)
+    return _optimize(OptimizeAcqfInputs(
+        acq_function=acq_function, bounds=bounds, q=q, num_restarts=num_restarts,
+        raw_samples=raw_samples, options=options, inequality_constraints=inequality_constraints,
+        equality_constraints=equality_constraints, fixed_features=fixed_features,
+        post_processing_func=post_processing_func,
+        batch_initial_conditions=batch_initial_conditions, return_best_only=return_best_only,
+        sequential=sequential, acq_function_sequence=acq_function_sequence, method=method,
+        budget=budget, generator=generator, timeout_sec=timeout_sec,
+        return_acq_values=return_acq_values, return_full_tree=return_full_tree,
+        method_options=method_options,
+    ))
+
+
+def optimize_acqf_mixed_alternating(
+    acq_function: torch.nn.Module,
+    bounds: Tensor,
+    discrete_dims: Mapping[int, Sequence[float]] | Sequence[int] | None = None,
+    cat_dims: Mapping[int, Sequence[float]] | None = None,
+    options: Mapping[str, object] | None = None,
+    q: int = 1,
+    raw_samples: int | None = None,
+    num_restarts: int | None = None,
+    post_processing_func: Callable[[Tensor], Tensor] | None = None,
+    sequential: bool = True,
+    fixed_features: Mapping[int, float] | None = None,
+    inequality_constraints: list | None = None,
+    equality_constraints: list | None = None,
+    return_acq_values: bool = True,
+    *,
+    method: str = "lbfgs",
+    budget: int | None = None,
+    generator: GeneratorLike = None,
+    timeout_sec: float | None = None,
+    **method_options: object,
+) -> tuple[Tensor, Tensor | None]:
+    """Maximises an acquisition over a mixed space; a drop-in for BoTorch's
+    ``optimize_acqf_mixed_alternating``.
+
+    The arguments are BoTorch 0.18's, in its order, with ``method``, ``budget``,
+    ``generator``, ``timeout_sec`` and the method's fields on top, by keyword. Every method
+    searches the grid natively (its docstring says how): every point it evaluates and returns
+    takes allowed values in the grid columns; nothing is relaxed and rounded afterwards.
+
+    Args:
+        acq_function: A BoTorch acquisition function (e.g. on a ``MixedSingleTaskGP``).
+        bounds: A ``2 x d`` tensor of lower and upper bounds.
+        discrete_dims: ``{column: sorted allowed values}`` of ordered columns (integers,
+            ordinals), or a list of columns that take every integer within their bounds.
+        cat_dims: ``{column: allowed values}`` of unordered categorical columns (a category is
+            one of the listed values, as BoTorch encodes them).
+        options, q, raw_samples, num_restarts, post_processing_func, fixed_features,
+        inequality_constraints, equality_constraints, return_acq_values: As in
+            :func:`optimize_acqf`. ``raw_samples`` and ``num_restarts`` default to the method's
+            own (BoTorch's defaults are 1024 and 20); linear constraints may involve
+            continuous columns only.
+        sequential: With ``q > 1``, choose the candidates one at a time (BoTorch's default
+            here); False chooses them jointly.
+        method, budget, generator, timeout_sec, **method_options: As in :func:`optimize_acqf`.
+
+    Returns:
+        ``(candidates, acq_value)``: ``q x d`` and a 0-dim tensor (``q`` values when
+        sequential with ``q > 1``).
+
+    Raises:
+        ValueError: For allowed values outside the bounds, unsorted or repeated; a column in
+            both ``discrete_dims`` and ``cat_dims`` or in ``fixed_features``; a column with one
+            value; and every argument :func:`optimize_acqf` checks.
+    """
+    return _optimize(OptimizeAcqfInputs(
+        acq_function=acq_function, bounds=bounds, q=q, num_restarts=num_restarts,
+        raw_samples=raw_samples, options=options, inequality_constraints=inequality_constraints,
+        equality_constraints=equality_constraints, fixed_features=fixed_features,
+        post_processing_func=post_processing_func, sequential=sequential,
+        discrete_dims=_mapping(discrete_dims),
+        cat_dims=_mapping(cat_dims), method=method, budget=budget,
+        generator=generator, timeout_sec=timeout_sec, return_acq_values=return_acq_values,
+        method_options=method_options,
+    ))
+
+
+def _mapping(dims) -> Mapping | Sequence | None:
+    """An empty mapping or list is None (a continuous space)."""
+    if dims is None or (isinstance(dims, (Mapping, list, tuple)) and len(dims) == 0):
+        return None
+    return dims
+
+
+def optimize_acqf_mixed(
+    acq_function: torch.nn.Module,
+    bounds: Tensor,
+    q: int,
+    num_restarts: int | None,
+    fixed_features_list: list[Mapping[int, float]],
+    raw_samples: int | None = None,
+    options: Mapping[str, object] | None = None,
+    inequality_constraints: list | None = None,
+    equality_constraints: list | None = None,
+    nonlinear_inequality_constraints: list | None = None,
+    post_processing_func: Callable[[Tensor], Tensor] | None = None,
+    batch_initial_conditions: Tensor | None = None,
+    return_best_only: bool = True,
+    gen_candidates: object = None,
+    ic_generator: object = None,
+    timeout_sec: float | None = None,
+    retry_on_optimization_warning: bool = True,
+    ic_gen_kwargs: Mapping | None = None,
+    return_acq_values: bool = True,
+    *,
+    method: str = "lbfgs",
+    budget: int | None = None,
+    generator: GeneratorLike = None,
+    **method_options: object,
+) -> tuple[Tensor, Tensor | None]:
+    """The best over a list of fixed-feature combinations; a drop-in for BoTorch's
+    ``optimize_acqf_mixed``.
+
+    Each combination in ``fixed_features_list`` is one :func:`optimize_acqf` over the other
+    columns (``budget`` split evenly among them); the best answer wins. With ``q > 1`` the
+    candidates are chosen one at a time, each over every combination with the earlier ones
+    pending (BoTorch's sequential greedy rule).
+
+    Args:
+        fixed_features_list: A non-empty list of ``{column: value}`` mappings.
+        ic_gen_kwargs: BoTorch's initial-condition hook's arguments; only None or ``{}``.
+        Others: As in :func:`optimize_acqf`.
+
+    Returns:
+        ``(candidates, acq_value)``: ``q x d`` and a 0-dim tensor (``q`` values for
+        ``q > 1``); ``k x 1 x d`` and ``k`` with ``return_best_only=False`` (``q = 1`` only).
+    """
+    _refuse_hooks(nonlinear_inequality_constraints, gen_candidates, ic_generator,
+                  retry_on_optimization_warning)
+    if ic_gen_kwargs:
+        raise ValueError("ic_gen_kwargs: BoTorch's initial-condition hook does not apply to "
+                         "acqopt; pass None")
+    if not isinstance(fixed_features_list, (list, tuple)) or not fixed_features_list:
+        raise ValueError("fixed_features_list: expected a non-empty list of {column: value} "
+                         "mappings")
+    if return_best_only is False and q != 1:
+        raise ValueError("return_best_only: False is supported for q=1 only (as in BoTorch)")
+    if isinstance(q, bool) or not isinstance(q, int) or q < 1:
+        raise ValueError(f"q: expected an int >= 1, got {q!r}")
+    inputs = OptimizeAcqfInputs(
+        acq_function=acq_function, bounds=bounds, q=1, num_restarts=num_restarts,
+        raw_samples=raw_samples, options=options, inequality_constraints=inequality_constraints,
+        equality_constraints=equality_constraints, fixed_features=fixed_features_list[0],
+        post_processing_func=post_processing_func,
+        batch_initial_conditions=batch_initial_conditions, return_best_only=return_best_only,
+        method=method, budget=budget, generator=generator, timeout_sec=timeout_sec,
+        method_options=method_options,
+    )
+    optimizer, gen, total = inputs.configure()
+    gen = as_generator(gen)  # one stream for every combination and step
+    k = len(fixed_features_list)
+    if total is not None and total < q * k:
+        raise ValueError(f"budget: {k} fixed-feature combinations x q={q} need at least "
+                         f"{q * k} queries, got {total}")
+    share = None if total is None else total // (q * k)
+    each = dataclasses.replace(inputs, budget=share, generator=gen,
+                               timeout_sec=None if timeout_sec is None else timeout_sec / (q * k))
+    if q == 1:
+        X, values = _best_of_combinations(each, fixed_features_list)
+        return X, (values if return_acq_values else None)
+    if not hasattr(acq_function, "set_X_pending") or is_analytic(acq_function):
+        raise ValueError(f"q: {type(acq_function).__name__} cannot condition on pending points; "
+                         "use a Monte-Carlo acquisition (e.g. qLogExpectedImprovement) for q > 1")
+    base = getattr(acq_function, "X_pending", None)
+    chosen, values = [], []
+    try:
+        for _ in range(q):
+            X, value = _best_of_combinations(each, fixed_features_list)
+            chosen.append(X)
+            values.append(value)
+            pending = torch.cat(chosen)
+            acq_function.set_X_pending(pending if base is None else torch.cat([base, pending]))
+    finally:
+        acq_function.set_X_pending(base)
+    return torch.cat(chosen), (torch.stack(values) if return_acq_values else None)
+
+
+def _best_of_combinations(inputs: OptimizeAcqfInputs, fixed_features_list):
+    """One :func:`_optimize` per fixed-feature combination; the best answer (with
+    ``return_best_only=False``, every combination's rows, best first)."""
+    answers = [_optimize(dataclasses.replace(inputs, fixed_features=ff))
+               for ff in fixed_features_list]
+    if not inputs.return_best_only:
+        X = torch.cat([a[0] for a in answers])
+        values = torch.cat([a[1] for a in answers])
+        order = values.argsort(descending=True)[: inputs.num_restarts or 10]
+        return X[order], values[order]
+    best = max(range(len(answers)), key=lambda i: float(answers[i][1]))
+    return answers[best]
+
+
+def optimize_acqf_discrete(
+    acq_function: torch.nn.Module,
+    q: int,
+    choices: Tensor,
+    max_batch_size: int = 2048,
+    unique: bool = True,
+    return_acq_values: bool = True,
+    X_avoid: Tensor | None = None,
+    inequality_constraints: list | None = None,
+    *,
+    budget: int | None = None,
+    generator: GeneratorLike = None,
+) -> tuple[Tensor, Tensor | None]:
+    """The best of a finite set of points; a drop-in for BoTorch's ``optimize_acqf_discrete``.
+
+    Every choice is valued (in batches of ``max_batch_size``, through acqopt's query counter);
+    with ``q > 1`` the candidates are chosen one at a time, each with the earlier ones pending,
+    and with ``unique`` no choice twice. With a ``budget`` smaller than the choices need, each
+    step values a uniform random subset of ``budget // q`` choices (drawn from ``generator``):
+    a random search over the choices.
+
+    Args:
+        acq_function: A BoTorch acquisition function (not one-shot).
+        q: The number of candidates.
+        choices: ``n x d`` points.
+        max_batch_size: Choices valued per call.
+        unique: With ``q > 1``, never return a choice twice.
+        return_acq_values: False returns ``(candidates, None)``.
+        X_avoid: ``m x d`` points to leave out of ``choices`` (with ``unique``).
+        inequality_constraints: Choices that violate them (by more than 1e-6) are left out.
+        budget: The most acquisition queries; None values every choice.
+        generator: Seeds the subset under a budget (int, CPU ``torch.Generator`` or None).
+
+    Returns:
+        ``(candidates, acq_value)``: ``q x d`` and ``q`` values (BoTorch's shapes).
+    """
+    if is_one_shot(acq_function):
+        raise ValueError("acq_function: one-shot acquisitions cannot be optimised over "
+                         "discrete choices")
+    if isinstance(q, bool) or not isinstance(q, int) or q < 1:
+        raise ValueError(f"q: expected an int >= 1, got {q!r}")
+    if not isinstance(choices, Tensor) or choices.dim() != 2 or choices.shape[0] == 0:
+        shape = tuple(choices.shape) if isinstance(choices, Tensor) else type(choices).__name__
+        raise ValueError(f"choices: expected a non-empty n x d tensor, got {shape}")
+    positive_int("max_batch_size", max_batch_size)
+    for name, value in (("unique", unique), ("return_acq_values", return_acq_values)):
         if not isinstance(value, bool):
             raise ValueError(f"{name}: expected a bool, got {value!r}")
-    if post_processing_func is not None and not callable(post_processing_func):
-        raise ValueError("post_processing_func: expected a callable or None")
-    for name, value in (("num_restarts", num_restarts), ("raw_samples", raw_samples)):
-        if value is not None:
-            positive_int(name, value)
-    bounds = check_bounds(bounds)
-    optimizer, seed = _configure(method, num_restarts, raw_samples, options, method_options)
-    steps = q if (sequential and q > 1 or acq_function_sequence is not None) else 1
-    if budget is None and (num_restarts or raw_samples) and not optimizer.converges():
-        # What BoTorch spends at this setting, per sequential step, and at least what the
-        # method needs (e.g. its own raw samples when only num_restarts is given).
-        d = bounds.shape[-1]
-        step_q = 1 if steps > 1 else q
-        per_step = max((raw_samples or 0) + QUERIES_PER_RESTART * (num_restarts or 0),
-                       optimizer.min_budget(step_q, d))
-        budget = per_step * steps
-    if generator is None and seed is not None:
-        generator = seed
-    call = dict(budget=budget, generator=generator, timeout_sec=timeout_sec,
-                fixed_features=fixed_features, inequality_constraints=inequality_constraints,
-                equality_constraints=equality_constraints)
-    if sequential and q > 1 or acq_function_sequence is not None:
-        X, values = _sequential(optimizer, acq_function, acq_function_sequence, bounds, q,
-                                batch_initial_conditions, return_best_only, post_processing_func,
-                                call)
+    if budget is not None:
+        positive_int("budget", budget)
+    if q > 1 and (not hasattr(acq_function, "set_X_pending") or is_analytic(acq_function)):
+        raise ValueError(f"q: {type(acq_function).__name__} cannot condition on pending points; "
+                         "use a Monte-Carlo acquisition (e.g. qLogExpectedImprovement) for q > 1")
+    if X_avoid is not None and unique:
+        if not isinstance(X_avoid, Tensor) or X_avoid.dim() != 2 or \
+                X_avoid.shape[-1] != choices.shape[-1]:
+            raise ValueError(f"X_avoid: expected an m x {choices.shape[-1]} tensor")
+        avoid = (choices.unsqueeze(1) == X_avoid.to(choices).unsqueeze(0)).all(-1).any(-1)
+        choices = choices[~avoid]
+    if inequality_constraints:
+        rows = parse_constraints(inequality_constraints, "inequality_constraints", choices.shape[-1], choices)
+        feasible = torch.ones(choices.shape[0], dtype=torch.bool, device=choices.device)
+        for a, b in rows:
+            feasible &= choices @ a >= b - 1e-6
+        choices = choices[feasible]
+    if choices.shape[0] == 0:
+        raise ValueError("choices: no choice remains after removing X_avoid and the choices "
+                         "that violate inequality_constraints")
+    if unique and choices.shape[0] < q:
+        raise ValueError(f"q: {q} unique candidates requested from {choices.shape[0]} choices")
+    gen = as_generator(generator) if budget is not None else None
+    per_step = None if budget is None else budget // q
+    if per_step is not None and per_step < 1:
+        raise ValueError(f"budget: q={q} candidates need at least {q} queries, got {budget}")
+    counter = CountingAcquisition(acq_function, budget=budget)
+    base = getattr(acq_function, "X_pending", None) if q > 1 else None
+    available = torch.ones(choices.shape[0], dtype=torch.bool, device=choices.device)
+    chosen, values = [], []
+    try:
+        for _ in range(q):
+            idx = available.nonzero().flatten()
+            if per_step is not None and idx.numel() > per_step:
+                pick = torch.randperm(idx.numel(), generator=gen)[:per_step].sort().values
+                idx = idx[pick.to(idx.device)]
+            with torch.no_grad():
+                v = torch.cat([counter(choices[idx[i:i + max_batch_size]].unsqueeze(-2))
+                               for i in range(0, idx.numel(), max_batch_size)])
+            v = torch.where(torch.isfinite(v), v, float("-inf"))
+            if not bool(torch.isfinite(v).any()):
+                raise RuntimeError("optimize_acqf_discrete: the acquisition is NaN or infinite "
+                                   "at every choice valued")
+            best = idx[int(v.argmax())]
+            chosen.append(choices[best])
+            values.append(v.max())
+            if unique:
+                available[best] = False
+            if q > 1:
+                pending = torch.stack(chosen)
+                acq_function.set_X_pending(pending if base is None else torch.cat([base, pending]))
+    finally:
+        if q > 1:
+            acq_function.set_X_pending(base)
+    return torch.stack(chosen), (torch.stack(values) if return_acq_values else None)
+
+
+def _optimize(inputs: OptimizeAcqfInputs) -> tuple[Tensor, Tensor | None]:
+    """Runs validated inputs: sequentially, one step per candidate, or jointly."""
+    optimizer, generator, budget = inputs.configure()
+    inputs = dataclasses.replace(inputs, budget=budget, generator=generator)
+    if inputs.steps > 1:
+        X, values = _sequential(optimizer, inputs)
     else:
-        k = (num_restarts or 10) if not return_best_only else 0
-        result = optimize_with_fixed_features(optimizer, acq_function, bounds, q=q,
-                                              batch_initial_conditions=batch_initial_conditions,
-                                              num_best=k, **call)
-        X, values = _answer(result, acq_function, return_best_only, return_full_tree)
-        X, values = _post_process(post_processing_func, acq_function, X, values)
-    return X, (values if return_acq_values else None)
+        k = (inputs.num_restarts or 10) if not inputs.return_best_only else 0
+        result = optimize_with_fixed_features(optimizer, inputs, num_best=k)
+        X, values = _answer(result, inputs.acq_function, inputs.return_best_only,
+                            inputs.return_full_tree)
+        X, values = _post_process(inputs.post_processing_func, inputs.acq_function, X, values)
+    return X, (values if inputs.return_acq_values else None)
 
 
 def _post_process(func, acq_function, X: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
@@ -260,27 +631,29 @@ def _answer(result: OptimizeResult, acq_function, return_best_only: bool, full_t
     return X, values
 
 
-def _sequential(optimizer, acq_function, sequence, bounds, q, initial, return_best_only, post,
-                call):
+def _sequential(optimizer: BaseOptimizer, inputs: OptimizeAcqfInputs):
     """BoTorch's greedy sequential selection: candidate i with candidates < i pending."""
+    q, sequence = inputs.q, inputs.acq_function_sequence
     if sequence is not None and (not isinstance(sequence, (list, tuple)) or len(sequence) != q):
         raise ValueError(f"acq_function_sequence: expected a list of q={q} acquisitions")
-    if not return_best_only:
+    if not inputs.return_best_only:
         raise ValueError("return_best_only: False is not supported with sequential=True "
                          "(as in BoTorch)")
-    acqs = list(sequence) if sequence is not None else [acq_function] * q
+    acqs = list(sequence) if sequence is not None else [inputs.acq_function] * q
     for acq in acqs:
         if not hasattr(acq, "set_X_pending") or is_analytic(acq):
             raise ValueError(
                 f"sequential: {type(acq).__name__} cannot condition on pending points; use a "
                 "Monte-Carlo acquisition (e.g. qLogExpectedImprovement)"
             )
-    budget = call["budget"]
-    call = dict(call, generator=as_generator(call["generator"]))  # one stream for all steps
+    budget, initial = inputs.budget, inputs.batch_initial_conditions
     if budget is not None and budget < q:
         raise ValueError(f"budget: sequential selection of q={q} needs at least q queries")
     if initial is not None:
-        check_initial_conditions(initial, bounds, q)
+        check_initial_conditions(initial, inputs.bounds, q)
+    step = dataclasses.replace(  # one generator stream for all steps
+        inputs, q=1, sequential=False, acq_function_sequence=None,
+        generator=as_generator(inputs.generator), budget=None if budget is None else budget // q)
     chosen: list[Tensor] = []
     values: list[Tensor] = []
     base = [getattr(acq, "X_pending", None) for acq in acqs]
@@ -289,11 +662,12 @@ def _sequential(optimizer, acq_function, sequence, bounds, q, initial, return_be
             if chosen:
                 pending = torch.cat(chosen)
                 acq.set_X_pending(pending if base[i] is None else torch.cat([base[i], pending]))
-            step = dict(call, budget=None if budget is None else budget // q)
             warm = None if initial is None else initial[:, i:i + 1]
-            result = optimize_with_fixed_features(optimizer, acq, bounds, q=1,
-                                                  batch_initial_conditions=warm, **step)
-            X, value = _post_process(post, acq, result.candidates, result.acq_value)
+            result = optimize_with_fixed_features(
+                optimizer, dataclasses.replace(step, acq_function=acq,
+                                               batch_initial_conditions=warm))
+            X, value = _post_process(inputs.post_processing_func, acq, result.candidates,
+                                     result.acq_value)
             chosen.append(X)
             values.append(value)
     finally:
@@ -308,51 +682,49 @@ def is_one_shot(acq_function) -> bool:
     return isinstance(acq_function, OneShotAcquisitionFunction)
 
 
-def optimize_with_fixed_features(
-    optimizer: BaseOptimizer,
-    acq_function: torch.nn.Module,
-    bounds: Tensor,
-    *,
-    q: int = 1,
-    budget: int | None = None,
-    generator: GeneratorLike = None,
-    fixed_features: Mapping[int, float] | None = None,
-    timeout_sec: float | None = None,
-    inequality_constraints: list | None = None,
-    equality_constraints: list | None = None,
-    batch_initial_conditions: Tensor | None = None,
-    num_best: int = 0,
-) -> OptimizeResult:
-    """Runs ``optimizer`` over the free columns only, holding ``fixed_features`` fixed.
+def optimize_with_fixed_features(optimizer: BaseOptimizer, inputs: OptimizeAcqfInputs,
+                                 num_best: int = 0) -> OptimizeResult:
+    """Runs ``optimizer`` on ``inputs`` over the free columns only, holding
+    ``inputs.fixed_features`` fixed.
 
     One-shot acquisitions run on their augmented ``q``. The candidates of the returned result
     (and ``info["best_points"]``) have all ``d`` columns.
     """
-    bounds = check_bounds(bounds)
+    acq_function, bounds, q = inputs.acq_function, inputs.bounds, inputs.q
     if is_one_shot(acq_function):
         check_q(q, acq_function)
         q = acq_function.get_augmented_q_batch_size(q)
-    fixed = normalize_fixed_features(fixed_features, bounds)
-    run = dict(q=q, budget=budget, generator=generator, timeout_sec=timeout_sec, num_best=num_best)
+    fixed = normalize_fixed_features(inputs.fixed_features, bounds)
+    run = dict(q=q, budget=inputs.budget, generator=inputs.generator,
+               timeout_sec=inputs.timeout_sec, num_best=num_best)
     if not fixed:
-        return optimizer.optimize(acq_function, bounds, inequality_constraints=inequality_constraints,
-                                  equality_constraints=equality_constraints,
-                                  batch_initial_conditions=batch_initial_conditions, **run)
+        return optimizer.optimize(acq_function, bounds,
+                                  inequality_constraints=inputs.inequality_constraints,
+                                  equality_constraints=inputs.equality_constraints,
+                                  batch_initial_conditions=inputs.batch_initial_conditions,
+                                  discrete_dims=inputs.discrete_dims, cat_dims=inputs.cat_dims,
+                                  **run)
     from botorch.acquisition.fixed_feature import FixedFeatureAcquisitionFunction
 
     d = bounds.shape[-1]
     columns = sorted(fixed)
     values = [fixed[c] for c in columns]
     free = [c for c in range(d) if c not in fixed]
+    position = {c: i for i, c in enumerate(free)}
     wrapped = FixedFeatureAcquisitionFunction(acq_function, d=d, columns=columns, values=values)
-    if batch_initial_conditions is not None:
-        batch_initial_conditions = check_initial_conditions(batch_initial_conditions, bounds, q)
-        batch_initial_conditions = (bounds[0] + batch_initial_conditions
-                                    * (bounds[1] - bounds[0]))[..., free]
+    initial = inputs.batch_initial_conditions
+    if initial is not None:
+        initial = check_initial_conditions(initial, bounds, q)
+        initial = (bounds[0] + initial * (bounds[1] - bounds[0]))[..., free]
+    discrete, categorical = normalize_grid(inputs.discrete_dims, inputs.cat_dims, bounds, fixed)
     result = optimizer.optimize(
-        wrapped, bounds[:, free], batch_initial_conditions=batch_initial_conditions,
-        inequality_constraints=_reduce(inequality_constraints, fixed, free, "inequality_constraints"),
-        equality_constraints=_reduce(equality_constraints, fixed, free, "equality_constraints"),
+        wrapped, bounds[:, free], batch_initial_conditions=initial,
+        inequality_constraints=_reduce(inputs.inequality_constraints, fixed, free,
+                                       "inequality_constraints"),
+        equality_constraints=_reduce(inputs.equality_constraints, fixed, free,
+                                     "equality_constraints"),
+        discrete_dims={position[c]: v for c, v in discrete.items()} or None,
+        cat_dims={position[c]: v for c, v in categorical.items()} or None,
         **run,
     )
 

@@ -61,7 +61,7 @@ def normalize_fixed_features(fixed_features: object, bounds: Tensor) -> dict[int
     return out
 
 
-def _parse(constraints: object, name: str, d: int, bounds: Tensor) -> list[tuple[Tensor, float]]:
+def parse_constraints(constraints: object, name: str, d: int, bounds: Tensor) -> list[tuple[Tensor, float]]:
     """BoTorch's ``[(indices, coefficients, rhs), ...]`` -> dense ``(a, b)`` rows with
     ``a . x (>= or =) b`` in ``bounds`` coordinates."""
     if constraints is None:
@@ -124,7 +124,7 @@ class Polytope:
         # a . (lower + scale u) >= b  <=>  (a * scale) . u >= b - a . lower
         for kind, cons in (("ineq", inequality_constraints), ("eq", equality_constraints)):
             name = f"{'in' if kind == 'ineq' else ''}equality_constraints"
-            for a, b in _parse(cons, name, d, bounds):
+            for a, b in parse_constraints(cons, name, d, bounds):
                 a_u = a * scale
                 b_u = b - float((a * lower).sum())
                 norm = float(a_u.norm())
