@@ -7,10 +7,12 @@ Modelled on scikit-learn's ``GridSearchCV`` and scikit-optimize's ``BayesSearchC
                            n_iter=20, cv=5, method="cma-lbfgs").fit(X, y)
     search.best_params_, search.best_score_, search.predict(X_test)
 
-Dimensions of ``search_spaces``: ``acqopt.bo.Real``/``Integer``, or scikit-optimize-style values:
-``(low, high)`` (integers if both are ints, reals otherwise), ``(low, high, "log-uniform")`` (reals
-on a log scale), or a list of categories. A categorical dimension is searched as the integer index
-of its category (in the given order), rounded, not one-hot.
+Dimensions of ``search_spaces``: ``acqopt.bo.Real``/``Integer``/``Categorical``, or
+scikit-optimize-style values: ``(low, high)`` (integers if both are ints, reals otherwise),
+``(low, high, "log-uniform")`` (reals on a log scale), or a list of categories. A list of
+categories is a ``Categorical``: the model (BoTorch's ``MixedSingleTaskGP``) compares categories
+only for equality, so the order they are listed in does not matter, and every method searches
+them as categories (``cat_dims``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from acqopt.bo import Integer, Real, Space, minimize
+from acqopt.bo import Categorical, Integer, Real, Space, minimize
 
 
 def _refitted_has(name: str):
@@ -86,14 +88,14 @@ class BayesSearchCV(MetaEstimatorMixin, BaseEstimator):
         for name, value in (("n_iter", self.n_iter), ("n_initial_points", self.n_initial_points)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
-        space, decode = _space(self.search_spaces)
+        space = _space(self.search_spaces)
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         evaluations, errors = [], []
 
         def loss(params):
-            setting = decode(params)
+            setting = dict(params)
             model = clone(self.estimator).set_params(**setting)
             try:
                 scores = cross_validate(model, X, y, groups=groups, scoring=scorer, cv=cv,
@@ -172,10 +174,10 @@ class BayesSearchCV(MetaEstimatorMixin, BaseEstimator):
 
 
 def _space(search_spaces: object):
-    """An acqopt ``Space`` and a decoder from its parameters to the estimator's."""
+    """The acqopt ``Space`` of ``search_spaces`` (it hands out the categories themselves)."""
     if not isinstance(search_spaces, Mapping) or not search_spaces:
         raise ValueError("search_spaces: expected a non-empty {parameter name: dimension} dict")
-    dims, categories = [], {}
+    dims = []
     for name, dim in search_spaces.items():
         if isinstance(dim, (Real, Integer)):
             dims.append(dataclasses.replace(dim, name=name))
@@ -189,19 +191,19 @@ def _space(search_spaces: object):
                        for v in (low, high))
             dims.append(Integer(name, int(low), int(high)) if ints and not log
                         else Real(name, float(low), float(high), log=log))
+        elif isinstance(dim, Categorical):
+            dims.append(dataclasses.replace(dim, name=name))
         elif isinstance(dim, Sequence) and not isinstance(dim, str) and len(dim) >= 2:
-            categories[name] = list(dim)
-            dims.append(Integer(name, 0, len(dim) - 1))
+            try:
+                dims.append(Categorical(name, tuple(dim)))
+            except ValueError as e:
+                raise ValueError(f"search_spaces[{name!r}]: {e}") from None
         else:
             raise ValueError(
                 f"search_spaces[{name!r}]: expected Real/Integer, (low, high), (low, high, "
                 f"'log-uniform') or a list of at least two categories, got {dim!r}"
             )
-
-    def decode(params: dict) -> dict:
-        return {k: categories[k][v] if k in categories else v for k, v in params.items()}
-
-    return Space(dims), decode
+    return Space(dims)
 
 
 def _cv_results(evaluations: list, train: bool) -> dict:

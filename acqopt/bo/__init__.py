@@ -2,9 +2,9 @@
 
 from acqopt.bo.loop import History, minimize
 from acqopt.bo.model import fit_gp, make_acquisition
-from acqopt.bo.space import Integer, Real, Space
+from acqopt.bo.space import Categorical, Integer, Real, Space
 
 __all__ = [
-    "History", "Integer", "Real", "Space", "fit_gp",
+    "Categorical", "History", "Integer", "Real", "Space", "fit_gp",
     "make_acquisition", "minimize",
 ]

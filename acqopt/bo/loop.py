@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
+import inspect
 import math
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -132,9 +133,12 @@ def minimize(
         progress: Show a progress bar (tqdm).
         history: A previous run's history to resume; its evaluations count towards
             ``n_init + n_iter``.
-        method_options: Fields of the method's config. A method that rounds integer
-            coordinates (the value-only family: ``snes``, ``es-grad``, ``vo``, ``lgso``) gets
-            the space's integer parameters as ``integer_dims`` unless given.
+        method_options: Fields of the method's config.
+
+    A space with ``Integer`` or ``Categorical`` parameters is searched natively: the method
+    gets them as ``discrete_dims`` and ``cat_dims`` (every point it evaluates is on the grid),
+    and categoricals make the model BoTorch's ``MixedSingleTaskGP``. An optimizer object whose
+    ``optimize`` takes neither gets the relaxed space, its answer rounded (with a warning).
 
     Returns:
         The :class:`History`.
@@ -147,9 +151,6 @@ def minimize(
     if isinstance(method, str):
         options = dict(method_options or {})
         optimizer = get_optimizer(method, **options)
-        if (space.integer_dims and "integer_dims" not in options
-                and "integer_dims" in optimizer.config()):
-            optimizer = dataclasses.replace(optimizer, integer_dims=space.integer_dims)
     elif hasattr(method, "optimize") and not method_options:
         optimizer = method
     else:
@@ -232,10 +233,12 @@ def _propose(history, space, optimizer, acquisition, budget, seed):
     bounds = space.space_bounds()
     with torch.random.fork_rng():  # the fit's random restarts must not touch the global RNG
         torch.manual_seed(seed)
-        model = fit_gp(space.unit_to_space(X), Y, bounds=bounds if space.integer_dims else None)
+        model = fit_gp(space.unit_to_space(X), Y, bounds=bounds if space.on_grid else None,
+                       cat_dims=space.cat_dims)
     fitted = time.perf_counter()
     acq = make_acquisition(model, acquisition)
-    result = optimizer.optimize(acq, bounds, budget=budget, generator=seed)
+    result = optimizer.optimize(acq, bounds, budget=budget, generator=seed,
+                                **_grid_arguments(optimizer, space))
     times = (fitted - start, time.perf_counter() - fitted)
     raw = space.space_to_unit(result.candidates[0]).reshape(-1)
     u = space.round_unit(raw)
@@ -255,6 +258,25 @@ def _propose(history, space, optimizer, acquisition, budget, seed):
         proposal["near_equal"] = int(near.sum())
         proposal["near_equal_far"] = int((near & far).sum())
     return u, result.counts.queries, times, proposal
+
+
+def _grid_arguments(optimizer, space: Space) -> dict:
+    """``discrete_dims``/``cat_dims`` for the optimizer's ``optimize``, if the space has a grid
+    and the optimizer takes them; otherwise nothing (with a warning for a grid)."""
+    if not space.on_grid:
+        return {}
+    try:
+        parameters = inspect.signature(optimizer.optimize).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    takes = {"discrete_dims", "cat_dims"} <= set(parameters) or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    if not takes:
+        warnings.warn(
+            f"method: {type(optimizer).__name__}.optimize takes no discrete_dims/cat_dims; it "
+            "searches the relaxed space and its answer is rounded", stacklevel=3)
+        return {}
+    return space.grid()
 
 
 def _evaluate(objective, params) -> tuple[float, str | None]:

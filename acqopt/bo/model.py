@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from botorch.acquisition import ExpectedImprovement, LogExpectedImprovement
 from botorch.acquisition.analytic import AnalyticAcquisitionFunction
 from botorch.fit import fit_gpytorch_mll
-from botorch.models import SingleTaskGP
+from botorch.models import MixedSingleTaskGP, SingleTaskGP
 from botorch.models.transforms import Normalize, Standardize
 from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -14,8 +16,11 @@ from torch import Tensor
 ACQUISITIONS = ("ei", "logei")
 
 
-def fit_gp(train_X: Tensor, train_Y: Tensor, bounds: Tensor | None = None) -> SingleTaskGP:
-    """Fits ``SingleTaskGP`` with ``ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=d))``.
+def fit_gp(train_X: Tensor, train_Y: Tensor, bounds: Tensor | None = None,
+           cat_dims: Sequence[int] = ()) -> SingleTaskGP:
+    """Fits ``SingleTaskGP`` with ``ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=d))``, or,
+    with ``cat_dims``, BoTorch's ``MixedSingleTaskGP`` (a categorical kernel on those columns,
+    which compares categories only for equality, and its default Matern-5/2 on the others).
 
     Args:
         train_X: ``n x d`` inputs, best in the unit cube.
@@ -23,6 +28,7 @@ def fit_gp(train_X: Tensor, train_Y: Tensor, bounds: Tensor | None = None) -> Si
         bounds: ``2 x d`` box of ``train_X``: when given, a fixed ``Normalize`` input transform
             maps it to the unit cube (the same model as fitting the normalised inputs, but it
             takes inputs in the box's coordinates); None applies no input transform.
+        cat_dims: Categorical columns (each value a category; only equality matters).
 
     Returns:
         The fitted model in eval mode (hyperparameters by maximum marginal likelihood).
@@ -36,8 +42,13 @@ def fit_gp(train_X: Tensor, train_Y: Tensor, bounds: Tensor | None = None) -> Si
     if bounds is not None and (bounds.shape != (2, d) or not bool((bounds[1] > bounds[0]).all())):
         raise ValueError(f"bounds: expected 2 x {d} with lower < upper, got "
                          f"{tuple(bounds.shape)}")
-    covar = ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=d))
     normalize = None if bounds is None else Normalize(d, bounds=bounds.to(train_X))
+    if cat_dims:
+        model = MixedSingleTaskGP(train_X, train_Y, cat_dims=list(cat_dims),
+                                  outcome_transform=Standardize(m=1), input_transform=normalize)
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        return model.eval()
+    covar = ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=d))
     model = SingleTaskGP(
         train_X, train_Y, covar_module=covar, outcome_transform=Standardize(m=1),
         input_transform=normalize,
