@@ -1,5 +1,5 @@
 """Benchmark suites: each builds a list of tasks for a profile."""
 
-from benchmarks.suites import bo, globalopt, landscapes
+from benchmarks.suites import bo, globalopt, landscapes, mixed
 
-SUITES = {"bo": bo, "global": globalopt, "landscapes": landscapes}
+SUITES = {"bo": bo, "global": globalopt, "landscapes": landscapes, "mixed": mixed}

@@ -10,8 +10,13 @@ Problems (objectives minimised; ARD Matern-5/2 GP; EI and LogEI):
 - hartmann6: 6-D, six local minima.
 - rosenbrock-d8: 8-D on [-5, 10]^8, a curved valley (ridge-like).
 - hartmann6-d30: Hartmann-6 read from 6 of 30 coordinates (24 irrelevant dimensions).
-The last four are ``botorch.test_functions``. Repetitions share their initial design (the seed),
-so every method is paired with BoTorch by seed.
+The last four are ``botorch.test_functions``. Mixed spaces (``benchmarks/suites/mixed.py``):
+- svc-cancer: an SVC's 3-fold CV error on breast-cancer data (2 categoricals, 1 integer, 2 reals;
+  ``MixedSingleTaskGP``), 10 initial points, 30 steps.
+- ackley-mixed: BoTorch's ``AckleyMixed`` (50 binary, 3 continuous), 20 initial points, 40 steps.
+Repetitions share their initial design (the seed), so every method is paired with BoTorch by
+seed; on the mixed problems the reference is ``botorch-mixed`` (BoTorch's
+``optimize_acqf_mixed_alternating`` at its defaults) and every acqopt method searches the grid.
 
 Methods are registered names, ``name:field=value,...`` for a config variant (e.g.
 ``lbfgs:design=sobol``), ``botorch`` (``optimize_acqf`` 10x512) or ``botorch-20x1024``.
@@ -34,9 +39,10 @@ import torch
 from acqopt.bo import Real, Space, minimize
 from benchmarks.functions import get_function
 from benchmarks import digits
-from benchmarks.reference import BoTorchOptimizer
+from benchmarks.reference import BoTorchMixedOptimizer, BoTorchOptimizer
 from benchmarks.report import fmt, method_colours, method_legend, paired
 from benchmarks.runner import Task
+from benchmarks.suites import mixed
 
 PROBLEMS = {
     "digits": dict(n_init=20, n_iter=30),
@@ -46,7 +52,10 @@ PROBLEMS = {
     "hartmann6": dict(n_init=10, n_iter=50),
     "rosenbrock-d8": dict(n_init=16, n_iter=50),
     "hartmann6-d30": dict(n_init=30, n_iter=50),
+    "svc-cancer": dict(n_init=10, n_iter=30),
+    "ackley-mixed": dict(n_init=20, n_iter=40),
 }
+MIXED = ("svc-cancer", "ackley-mixed")
 # The default, BoTorch, and the variants that test the mechanism of issue 12: BoTorch's start
 # setting in lbfgs (10x512 Sobol: does the local search or the design decide?) and the
 # near-equal rule (does the place among equal maximisers decide?).
@@ -58,11 +67,13 @@ PROFILES = {
                   methods=["lbfgs", "botorch"]),
     "quick": dict(problems=["digits", "branin"], acqs=["logei"], reps=2, n_iter=10,
                   budget=None, methods=None),
-    "medium": dict(problems=list(PROBLEMS), acqs=["logei"], reps=3, n_iter=15, budget=None,
-                   methods=None),
+    "medium": dict(problems=[p for p in PROBLEMS if p not in MIXED], acqs=["logei"], reps=3,
+                   n_iter=15, budget=None, methods=None),
     # n_iter None: each problem's own step count (PROBLEMS).
-    "full": dict(problems=list(PROBLEMS), acqs=["logei", "ei"], reps=10, n_iter=None,
-                 budget=None, methods=None),
+    "full": dict(problems=[p for p in PROBLEMS if p not in MIXED], acqs=["logei", "ei"], reps=10,
+                 n_iter=None, budget=None, methods=None),
+    "mixed": dict(problems=list(MIXED), acqs=["logei"], reps=10, n_iter=None, budget=None,
+                  methods=["botorch-mixed", "lbfgs"]),
 }
 HARTMANN6_DIMS_IN_30 = (0, 5, 11, 17, 22, 28)  # spread out, so no method gains from order
 # Alpine1's centre moved to +-8 in every coordinate (signs from torch.Generator().manual_seed(0)),
@@ -98,6 +109,8 @@ def _botorch_problem(name: str):
 
 
 def _problem(name: str, seed: int):
+    if name in MIXED:
+        return mixed.problem(name)
     if name == "digits":
         return digits.make_objective(seed), digits.space()
     if name in ("alpine1-d20", "alpine1-d20-shifted"):
@@ -116,6 +129,8 @@ def _problem(name: str, seed: int):
 
 def parse_method(spec: str):
     """``name``, ``name:field=value,...`` or ``botorch[-RxN]`` -> (name, options) or an optimizer."""
+    if spec == "botorch-mixed":
+        return BoTorchMixedOptimizer(), {}
     if spec.startswith("botorch"):
         return BoTorchOptimizer.from_name(spec), {}
     name, _, rest = spec.partition(":")
@@ -176,7 +191,8 @@ def run(problem: str, acquisition: str, rep: int, method: str, n_iter: int,
 def report(records: list[dict], path: Path, profile: str) -> str:
     figure = path.with_name(f"{path.stem}-curves.png")
     bo_figure(records, figure)
-    sections = [bo_table(records), bo_against_botorch(records), bo_mechanism(records),
+    sections = [bo_table(records), bo_against_botorch(records),
+                bo_against_botorch(records, "botorch-mixed"), bo_mechanism(records),
                 bo_verdicts(records)]
     # bo-paper30.jsonl holds the first full profile (30 BO steps per problem, acqopt only).
     title = "first full profile, 30 BO steps" if profile == "paper30" else f"{profile} profile"
@@ -220,22 +236,27 @@ def _acq_seconds_per_step(record: dict, key: str = "acq_time") -> float:
     return float(np.median(times)) if times else float("nan")
 
 
-def bo_against_botorch(records: list[dict]) -> str:
-    """Every method against BoTorch's ``optimize_acqf`` 10x512, paired by seed."""
+REFERENCES = {"botorch": "BoTorch `optimize_acqf` 10x512",
+              "botorch-mixed": "BoTorch `optimize_acqf_mixed_alternating` (mixed spaces)"}
+
+
+def bo_against_botorch(records: list[dict], base: str = "botorch") -> str:
+    """Every method against BoTorch's ``optimize_acqf`` 10x512 (or another reference,
+    ``base``), paired by seed."""
     by = _by_seed(records)
-    if not any(m == "botorch" for _, _, m in by):
+    if not any(m == base for _, _, m in by):
         return ""
     lines = []
     for problem, acq, method in sorted(by):
-        if method == "botorch":
+        if method in REFERENCES:
             continue
-        seeds, x, y, (w, t, lo, p) = _pair(by, problem, acq, method, "botorch")
+        seeds, x, y, (w, t, lo, p) = _pair(by, problem, acq, method, base)
         if not seeds:
             continue
         acq_t = [_acq_seconds_per_step(by[(problem, acq, method)][s]) for s in seeds]
-        bt_t = [_acq_seconds_per_step(by[(problem, acq, "botorch")][s]) for s in seeds]
+        bt_t = [_acq_seconds_per_step(by[(problem, acq, base)][s]) for s in seeds]
         fit_t = [_acq_seconds_per_step(by[(problem, acq, m)][s], "fit_time")
-                 for s in seeds for m in (method, "botorch")]
+                 for s in seeds for m in (method, base)]
         verdict = ("better" if w > lo and p < 0.05 else "worse" if lo > w and p < 0.05
                    else "no significant difference")
         answered = [q.get("evaluator") for s in seeds
@@ -247,7 +268,7 @@ def bo_against_botorch(records: list[dict]) -> str:
             f"{np.median(y):.4g} | {w}/{t}/{lo} | {p:.2g} | {np.median(acq_t):.2f} / "
             f"{np.median(bt_t):.2f} | {closed} | {np.nanmedian(fit_t):.2f} | {verdict} |")
     return (
-        "## Against BoTorch `optimize_acqf` 10x512\n\nMedian final best, method / BoTorch "
+        f"## Against {REFERENCES[base]}\n\nMedian final best, method / BoTorch "
         "(minimised); wins/ties/losses paired by seed (same initial design); p: two-sided "
         "Wilcoxon signed-rank (5% level, no correction for the many rows); acquisition wall "
         "time per step (median s, GP fit excluded); the share of the method's proposals "
