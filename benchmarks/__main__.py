@@ -5,6 +5,8 @@ Examples:
   python -m benchmarks run landscapes --profile full --methods botorch lbfgs cma-lbfgs --seeds 5
   python -m benchmarks run global --profile medium --workers 2
   python -m benchmarks run bo --profile quick
+  python -m benchmarks run bo --profile mixed        # mixed spaces against BoTorch's mixed path
+  python -m benchmarks run mixed --profile quick     # mixed-space acquisition landscapes
   python -m benchmarks run global --profile medium --only global/rosenbrock   # one table
   python -m benchmarks run global --profile quick --executor ray --workers 2   # local Ray
   python -m benchmarks run landscapes --executor ray --address auto            # a cluster
@@ -31,8 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a suite (resumes: completed runs are skipped)")
     run.add_argument("suite", choices=sorted(SUITES))
-    run.add_argument("--profile", choices=["smoke", "quick", "medium", "full"], default="quick",
-                     help="smoke: seconds; quick: < 5 min; medium (global): 1e4 evaluations")
+    run.add_argument("--profile", default="quick",
+                     help="smoke: seconds; quick: < 5 min; medium (global): 1e4 evaluations; "
+                     "a suite may have its own (bo: mixed)")
     run.add_argument("--methods", nargs="+", help="method names ('botorch' for BoTorch itself)")
     run.add_argument("--seeds", type=int, help="seeds (folds) per problem; the profile's if unset")
     run.add_argument("--only", help="run only the tasks whose key contains this text "
@@ -53,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.workers < 1:
             parser.error(f"--workers must be a positive integer, got {args.workers}")
         from benchmarks.runner import run_tasks
+
+        profiles = sorted(SUITES[args.suite].PROFILES)
+        if args.profile not in profiles:
+            parser.error(f"--profile: suite {args.suite!r} has the profiles {profiles}, "
+                         f"not {args.profile!r}")
 
         tasks = SUITES[args.suite].tasks(args.profile, args.methods, args.seeds)
         if args.only:
