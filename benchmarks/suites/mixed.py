@@ -60,6 +60,7 @@ PROFILES = {
     "full": dict(problems=list(PROBLEMS), seeds=5, methods=None),
 }
 METHODS = ("botorch-mixed", "relax-round", "botorch-round", "lbfgs", "default:lbfgs", "cma-lbfgs",
+           "default:cma-lbfgs",
            "vo", "snes")
 
 
