@@ -114,13 +114,7 @@ class ClosedFormGP(torch.nn.Module):
     def __init__(self, model: torch.nn.Module, joint: bool = False) -> None:
         super().__init__()
         self.joint = joint
-        if type(model) is not SingleTaskGP or model.num_outputs != 1:
-            raise Unsupported("not a single-output SingleTaskGP")
-        X, y = model.train_inputs[0], model.train_targets
-        if X.dim() != 2 or y.dim() != 1:
-            raise Unsupported("batched model")
-        if X.shape[0] > gpytorch.settings.max_cholesky_size.value():
-            raise Unsupported("more training points than GPyTorch factors by Cholesky")
+        X, y, constant, noise, transform, outcome = _exact_gp(model, (SingleTaskGP,))
         kernel, outputscale = model.covar_module, None
         if isinstance(kernel, ScaleKernel):
             kernel, outputscale = kernel.base_kernel, kernel.outputscale.detach()
@@ -128,46 +122,13 @@ class ClosedFormGP(torch.nn.Module):
             raise Unsupported("kernel")
         if isinstance(kernel, MaternKernel) and kernel.nu not in (1.5, 2.5):
             raise Unsupported("Matern smoothness")
-        if type(model.mean_module) is ConstantMean:
-            constant = model.mean_module.constant.detach().reshape(())
-        elif type(model.mean_module) is ZeroMean:
-            constant = torch.zeros((), dtype=X.dtype, device=X.device)
-        else:
-            raise Unsupported("mean")
-        likelihood = model.likelihood
-        if type(likelihood) is GaussianLikelihood:
-            noise = likelihood.noise.detach().reshape(-1).expand(X.shape[0])
-        elif type(likelihood) is FixedNoiseGaussianLikelihood:
-            noise = likelihood.noise.detach().reshape(-1)
-        else:
-            raise Unsupported("likelihood")
-        transform = getattr(model, "input_transform", None)
-        if transform is not None and (type(transform) is not Normalize
-                                      or transform.transform_on_eval is False):
-            raise Unsupported("input transform")
-        outcome = getattr(model, "outcome_transform", None)
-        if outcome is not None and type(outcome) is not Standardize:
-            raise Unsupported("outcome transform")
-
         self.input_transform = copy.deepcopy(transform) if transform is not None else None
         self.nu = kernel.nu if isinstance(kernel, MaternKernel) else None
         one = torch.ones((), dtype=X.dtype, device=X.device)
         self.register_buffer("lengthscale", kernel.lengthscale.detach().reshape(1, -1))
         self.register_buffer("outputscale", one if outputscale is None else outputscale)
-        self.register_buffer("constant", constant)
         self.register_buffer("train_scaled", X.detach() / self.lengthscale)
-        with torch.no_grad():  # the training covariance exactly as GPyTorch computes it
-            K = model.covar_module(X.detach()).to_dense()
-        L, info = torch.linalg.cholesky_ex(K + torch.diag_embed(noise))
-        if int(info) != 0:
-            raise Unsupported("training covariance is not positive definite")
-        self.register_buffer("cholesky", L)
-        self.register_buffer("weights", torch.cholesky_solve((y.detach() - constant)[:, None], L))
-        if outcome is not None:
-            self.register_buffer("y_mean", outcome.means.detach().reshape(()))
-            self.register_buffer("y_std", outcome.stdvs.detach().reshape(()))
-        else:
-            self.y_mean = self.y_std = None
+        _factorise(self, model, X, y, constant, noise, outcome)
 
     def posterior(self, X: Tensor, posterior_transform=None,
                   **kwargs) -> MeanAndVariance | GPyTorchPosterior:
@@ -341,39 +302,14 @@ class ClosedFormKernelGP(torch.nn.Module):
     def __init__(self, model: torch.nn.Module, joint: bool = False) -> None:
         super().__init__()
         self.joint = joint
-        if type(model) not in (SingleTaskGP, MixedSingleTaskGP) or model.num_outputs != 1:
-            raise Unsupported("not a single-output SingleTaskGP or MixedSingleTaskGP")
-        X, y = model.train_inputs[0], model.train_targets
-        if X.dim() != 2 or y.dim() != 1:
-            raise Unsupported("batched model")
-        if X.shape[0] > gpytorch.settings.max_cholesky_size.value():
-            raise Unsupported("more training points than GPyTorch factors by Cholesky")
-        constant, noise = _mean_and_noise(model, X)
-        transform = getattr(model, "input_transform", None)
-        if transform is not None and (type(transform) is not Normalize
-                                      or transform.transform_on_eval is False):
-            raise Unsupported("input transform")
-        outcome = getattr(model, "outcome_transform", None)
-        if outcome is not None and type(outcome) is not Standardize:
-            raise Unsupported("outcome transform")
+        X, y, constant, noise, transform, outcome = _exact_gp(model,
+                                                              (SingleTaskGP, MixedSingleTaskGP))
         self.kernel = compile_kernel(model.covar_module)
         self.input_transform = copy.deepcopy(transform) if transform is not None else None
-        self.register_buffer("constant", constant)
         self.register_buffer("train_inputs", X.detach())
         with torch.no_grad():
-            self.register_buffer("prior_variance",
-                                 self.kernel(X[:1], X[:1]).reshape(()))
-            K = model.covar_module(X.detach()).to_dense()  # exactly as GPyTorch computes it
-        L, info = torch.linalg.cholesky_ex(K + torch.diag_embed(noise))
-        if int(info) != 0:
-            raise Unsupported("training covariance is not positive definite")
-        self.register_buffer("cholesky", L)
-        self.register_buffer("weights", torch.cholesky_solve((y.detach() - constant)[:, None], L))
-        if outcome is not None:
-            self.register_buffer("y_mean", outcome.means.detach().reshape(()))
-            self.register_buffer("y_std", outcome.stdvs.detach().reshape(()))
-        else:
-            self.y_mean = self.y_std = None
+            self.register_buffer("prior_variance", self.kernel(X[:1], X[:1]).reshape(()))
+        _factorise(self, model, X, y, constant, noise, outcome)
 
     def posterior(self, X: Tensor, posterior_transform=None,
                   **kwargs) -> MeanAndVariance | GPyTorchPosterior:
@@ -406,8 +342,20 @@ class ClosedFormKernelGP(torch.nn.Module):
         return MeanAndVariance(mean.reshape(shape), variance.reshape(shape))
 
 
-def _mean_and_noise(model, X: Tensor) -> tuple[Tensor, Tensor]:
-    """The constant mean and the per-point noise of a supported model."""
+def _exact_gp(model, types: tuple) -> tuple:
+    """The parts of a supported exact GP (module docstring): training inputs and targets, the
+    constant mean, the per-point noise and the input and outcome transforms.
+
+    Raises:
+        Unsupported: Naming the first part that is not supported.
+    """
+    if type(model) not in types or model.num_outputs != 1:
+        raise Unsupported(f"not a single-output {' or '.join(t.__name__ for t in types)}")
+    X, y = model.train_inputs[0], model.train_targets
+    if X.dim() != 2 or y.dim() != 1:
+        raise Unsupported("batched model")
+    if X.shape[0] > gpytorch.settings.max_cholesky_size.value():
+        raise Unsupported("more training points than GPyTorch factors by Cholesky")
     if type(model.mean_module) is ConstantMean:
         constant = model.mean_module.constant.detach().reshape(())
     elif type(model.mean_module) is ZeroMean:
@@ -421,7 +369,34 @@ def _mean_and_noise(model, X: Tensor) -> tuple[Tensor, Tensor]:
         noise = likelihood.noise.detach().reshape(-1)
     else:
         raise Unsupported("likelihood")
-    return constant, noise
+    transform = getattr(model, "input_transform", None)
+    if transform is not None and (type(transform) is not Normalize
+                                  or transform.transform_on_eval is False):
+        raise Unsupported("input transform")
+    outcome = getattr(model, "outcome_transform", None)
+    if outcome is not None and type(outcome) is not Standardize:
+        raise Unsupported("outcome transform")
+    return X, y, constant, noise, transform, outcome
+
+
+def _factorise(gp: torch.nn.Module, model, X: Tensor, y: Tensor, constant: Tensor, noise: Tensor,
+               outcome) -> None:
+    """Registers on ``gp`` the cached factors every closed form shares: the constant, the
+    Cholesky factor of the training covariance (exactly as GPyTorch computes it) plus noise,
+    the weights ``(K + noise)^-1 (y - m)`` and the outcome transform's mean and scale."""
+    gp.register_buffer("constant", constant)
+    with torch.no_grad():
+        K = model.covar_module(X.detach()).to_dense()
+    L, info = torch.linalg.cholesky_ex(K + torch.diag_embed(noise))
+    if int(info) != 0:
+        raise Unsupported("training covariance is not positive definite")
+    gp.register_buffer("cholesky", L)
+    gp.register_buffer("weights", torch.cholesky_solve((y.detach() - constant)[:, None], L))
+    if outcome is not None:
+        gp.register_buffer("y_mean", outcome.means.detach().reshape(()))
+        gp.register_buffer("y_std", outcome.stdvs.detach().reshape(()))
+    else:
+        gp.y_mean = gp.y_std = None
 
 
 class _ImprovementValue(torch.autograd.Function):

@@ -36,3 +36,15 @@ def test_plugin_snippet_runs(snippet):
         trials = namespace["client"]._experiment.trials.values()
         assert len(trials) == 10
         assert all(t.arm.parameters["x1"] + t.arm.parameters["x2"] <= 1.0 + 1e-9 for t in trials)
+
+
+def test_mixed_spaces_snippet_runs():
+    section = README[README.index("## Mixed spaces"):README.index("\n## ", README.index(
+        "## Mixed spaces") + 1)]
+    (snippet,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    namespace: dict = {}
+    with torch.random.fork_rng():  # fit_gpytorch_mll draws from the global RNG
+        exec(compile(snippet, "README.md", "exec"), namespace)
+    candidate = namespace["candidate"]
+    assert candidate.shape == (1, 3) and torch.isfinite(namespace["value"])
+    assert float(candidate[0, 1]) in range(6) and float(candidate[0, 2]) in (0.0, 1.0, 2.0)
