@@ -57,11 +57,10 @@ PROFILES = {
     "smoke": dict(problems=["svc-cancer"], seeds=1, methods=["lbfgs"]),
     "quick": dict(problems=list(PROBLEMS), seeds=2, methods=None),
     "medium": dict(problems=list(PROBLEMS), seeds=3, methods=None),
-    "full": dict(problems=list(PROBLEMS), seeds=5, methods=None),
+    "full": dict(problems=list(PROBLEMS), seeds=3, methods=None),
 }
-METHODS = ("botorch-mixed", "relax-round", "botorch-round", "lbfgs", "default:lbfgs", "cma-lbfgs",
-           "default:cma-lbfgs",
-           "vo", "snes")
+METHODS = ("botorch-mixed", "relax-round", "lbfgs", "default:lbfgs", "cma-lbfgs",
+           "default:cma-lbfgs", "vo")
 
 
 def _binary_space(d: int, continuous: int = 0) -> Space:
