@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from benchmarks.store import Appender, done_keys, read
+from benchmarks.store import Appender, done_keys, read, repair
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,10 @@ def run_tasks(
 ) -> int:
     """Runs the tasks whose key is not yet in ``out``; returns how many ran. ``command`` (the
     command line that asked for them) is stored in every record."""
+    repair(out)  # whether or not this run appends
     done = done_keys(out)
     if all(t.key in done for t in tasks):
-        return 0  # nothing to do: the file is not opened (it may be read-only)
+        return 0  # nothing to do: the file is not opened for appending
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     with Appender(out) as store:  # locks the file and repairs its last line first
         done = done_keys(out)

@@ -46,6 +46,27 @@ def read(path: Path) -> list[dict]:
     return records
 
 
+def repair(path: Path) -> None:
+    """Ends (or cuts off) a last line that lost its newline, as opening for append does, even
+    when nothing will be appended: otherwise a line appended later joins it and both are lost.
+    A file that cannot be written is left as it is (its readers skip such a line)."""
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() == 0:
+                return
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) == b"\n":
+                return
+    except FileNotFoundError:
+        return
+    try:
+        Appender(path).close()
+    except PermissionError:
+        warnings.warn(f"{path}: its last line has no newline and the file is read-only",
+                      stacklevel=2)
+
+
 def done_keys(path: Path) -> set[str]:
     return {r["key"] for r in read(path) if "key" in r}
 

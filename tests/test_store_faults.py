@@ -109,3 +109,17 @@ def test_random_kills_torn_lines_garbage_and_a_second_writer_lose_and_duplicate_
     assert max(counts.values()) == 1  # nothing duplicated, even before read() de-duplicates
     assert sorted(r["i"] for r in records) == list(range(N))
     assert path.read_bytes().endswith(b"\n")
+
+
+def test_a_resume_with_nothing_to_append_still_restores_the_final_newline(tmp_path):
+    from benchmarks.runner import Task, run_tasks
+    from benchmarks.store import read
+
+    out = tmp_path / "r.jsonl"
+    out.write_text('{"key": "a", "v": 1}\n{"key": "b", "v": 2}')  # the newline was lost
+    tasks = [Task("a", dict), Task("b", dict)]
+    assert run_tasks(tasks, out, progress=False) == 0
+    assert out.read_text().endswith("}\n")
+    with out.open("a") as f:  # a later append no longer joins the last record
+        f.write('{"key": "c", "v": 3}\n')
+    assert [r["key"] for r in read(out)] == ["a", "b", "c"]

@@ -82,8 +82,12 @@ class History:
         return out
 
     def to_dataframe(self):
-        """``records()`` as a pandas DataFrame (needs pandas)."""
-        import pandas as pd
+        """``records()`` as a pandas DataFrame (needs pandas, which acqopt does not install)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("History.to_dataframe needs pandas: pip install pandas (or use "
+                              "History.records(), a list of dicts)") from None
 
         return pd.DataFrame(self.records())
 

@@ -28,6 +28,7 @@ References:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,7 +120,9 @@ class CMAES(BaseOptimizer):
         return self.popsize or 4 + int(3 * math.log(n))
 
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
-        import cma
+        with warnings.catch_warnings():  # pycma warns on import when matplotlib is missing
+            warnings.filterwarnings("ignore", message=".*matplotlib.*")
+            import cma
 
         q, d = problem.q, problem.d
         n = q * d
