@@ -78,3 +78,40 @@ def test_swap_optimizer_keeps_optunas_model_and_swaps_the_maximiser(case, monkey
         study.optimize(_objective, n_trials=9)
     assert len(study.trials) == 9 and all(t.state.name == "COMPLETE" for t in study.trials)
     assert used.count("lbfgs") >= 4  # once per BO trial (9 trials, 5 of them startup)
+
+
+def test_one_hot_groups_are_read_off_optunas_encoding():
+    from acqopt.integrations.optuna import one_hot_groups
+
+    # columns: a float, a 3-category one-hot, a 2-category one-hot, a float in [0, 1]
+    x = torch.tensor([[0.3, 1, 0, 0, 0, 1, 0.0], [0.7, 0, 0, 1, 1, 0, 1.0],
+                      [0.1, 0, 1, 0, 1, 0, 0.0]], dtype=torch.float64)
+    bounds = torch.tensor([[-1.0] + [0.0] * 6, [1.0] * 7], dtype=torch.float64)
+    assert one_hot_groups(x, bounds) == [[1, 2, 3], [4, 5]]
+
+
+def test_categorical_columns_come_back_as_valid_one_hot_rows(monkeypatch):
+    from acqopt.integrations.optuna import swap_optimizer
+
+    returned = []
+    inner = swap_optimizer("lbfgs")
+
+    def spy(*args):
+        out = inner(*args)
+        returned.append(out)
+        return out
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna_integration.BoTorchSampler(candidates_func=spy, n_startup_trials=6, seed=0)
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+
+    def objective(t):
+        x = t.suggest_float("x", -2, 2)
+        k = t.suggest_categorical("k", ["a", "b", "c"])
+        return (x - 0.5) ** 2 + {"a": 1.0, "b": 0.0, "c": 2.0}[k]
+
+    study.optimize(objective, n_trials=10)
+    assert len(returned) == 4
+    for out in returned:  # columns: k's one-hot (a, b, c), then x
+        one_hot = out[0, :3]
+        assert sorted(one_hot.tolist()) == [0.0, 0.0, 1.0]

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
+import warnings
 from typing import Any, Callable
 
 import torch
@@ -87,15 +89,28 @@ def swap_optimizer(method: str = "lbfgs", candidates_func: Callable | None = Non
     Returns:
         ``candidates_func(train_x, train_obj, train_con, bounds, pending_x)`` for
         ``BoTorchSampler``. The swap holds for the duration of each call (not thread-safe).
+
+    Categorical parameters reach the candidates function one-hot encoded (one ``[0, 1]``
+    column per category, consecutive), which Optuna decodes by argmax: a maximiser of the
+    relaxed columns would value points no category takes. The columns' groups are read off the
+    training inputs (:func:`one_hot_groups`), and the acquisition is maximised over every
+    combination of valid one-hot rows (``acqopt.optimize_acqf_mixed``, the budget split among
+    them) while there are at most ``MAX_ONE_HOT_COMBINATIONS``; beyond that the relaxed
+    columns are searched, with a warning.
     """
     from acqopt.api import optimize_acqf
 
     get_optimizer(method)  # an unknown name fails here, not at the first BO trial
-    maximiser = functools.partial(optimize_acqf, method=method, **options)
 
     def func(train_x, train_obj, train_con, bounds, pending_x):
         base = candidates_func or _optuna_default(train_obj.shape[-1], train_con is not None,
                                                   pending_x is not None)
+        combinations = _one_hot_combinations(one_hot_groups(train_x, bounds))
+        if combinations is None:
+            maximiser = functools.partial(optimize_acqf, method=method, **options)
+        else:
+            maximiser = functools.partial(_over_combinations, combinations, method=method,
+                                          **options)
         names = inspect.unwrap(base).__globals__  # Optuna's decorators wrap its functions
         if "optimize_acqf" not in names:
             raise ValueError(f"candidates_func: {base.__name__} does not call optimize_acqf "
@@ -120,3 +135,69 @@ def _optuna_default(n_objectives: int, has_constraint: bool, running: bool) -> C
     if n_objectives > 1:
         return ob.qehvi_candidates_func
     return ob.qei_candidates_func if running else ob.logei_candidates_func
+
+
+# The most one-hot combinations searched one by one (Ax enumerates up to 10 in the same way).
+MAX_ONE_HOT_COMBINATIONS = 64
+
+
+def one_hot_groups(train_x: Tensor, bounds: Tensor) -> list[list[int]]:
+    """Groups of consecutive columns that hold a one-hot encoded categorical, as Optuna's
+    ``_SearchSpaceTransform`` writes it: bounds ``[0, 1]``, values 0 or 1, and in every
+    training row exactly one 1 within the group. Read greedily from the left; a group whose
+    last categories no trial has taken yet is found without them."""
+    d = train_x.shape[-1]
+    binary = ((bounds[0] == 0) & (bounds[1] == 1)
+              & ((train_x == 0) | (train_x == 1)).all(0)).tolist()
+    groups, j = [], 0
+    while j < d:
+        if not binary[j]:
+            j += 1
+            continue
+        k = j
+        total = torch.zeros(train_x.shape[0], dtype=train_x.dtype, device=train_x.device)
+        while k < d and binary[k]:
+            total = total + train_x[:, k]
+            k += 1
+            if bool((total > 1).any()):
+                break
+            if bool((total == 1).all()):
+                if k - j >= 2:
+                    groups.append(list(range(j, k)))
+                    j = k - 1
+                break
+        j += 1
+    return groups
+
+
+def _one_hot_combinations(groups: list[list[int]]) -> list[dict[int, float]] | None:
+    """Every valid setting of the one-hot groups as fixed features, or None (no groups, or too
+    many combinations: a warning says the relaxed columns are searched)."""
+    if not groups:
+        return None
+    count = 1
+    for g in groups:
+        count *= len(g)
+    if count > MAX_ONE_HOT_COMBINATIONS:
+        warnings.warn(
+            f"acqopt.integrations.optuna: {count} combinations of categories exceed "
+            f"MAX_ONE_HOT_COMBINATIONS={MAX_ONE_HOT_COMBINATIONS}; their one-hot columns are "
+            "searched relaxed and Optuna rounds them by argmax", stacklevel=3)
+        return None
+    out = []
+    for choice in itertools.product(*groups):
+        out.append({c: float(c in choice) for g in groups for c in g})
+    return out
+
+
+def _over_combinations(combinations, acq_function, bounds, q=1, num_restarts=None,
+                       raw_samples=None, options=None, sequential=False, **kwargs):
+    """Optuna's ``optimize_acqf(...)`` call answered over valid one-hot rows only."""
+    from acqopt.api import optimize_acqf_mixed
+
+    for name in ("fixed_features", "return_best_only", "batch_initial_conditions"):
+        if kwargs.get(name) not in (None, True):
+            raise ValueError(f"{name}: not supported with one-hot categorical columns")
+        kwargs.pop(name, None)
+    return optimize_acqf_mixed(acq_function, bounds, q, num_restarts, combinations,
+                               raw_samples=raw_samples, options=options, **kwargs)
