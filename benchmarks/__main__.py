@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--address", help="Ray cluster address (with --executor ray)")
     run.add_argument("--workers", type=int, default=1, help="worker processes (local), or CPUs of a local Ray instance "
                      "(--executor ray without --address)")
+    run.add_argument("--threads", type=int, help="torch threads per worker (default: the "
+                     "CPUs shared among the workers; 1 when other runs share the machine)")
     run.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     run.add_argument("--no-progress", action="store_true")
     rep = sub.add_parser("report", help="write markdown tables and figures from the records")
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                  and a != "--out" and (i == 0 or argv[i - 1] != "--out")]
         n = run_tasks(tasks, path, workers=args.workers, executor=args.executor,
                       address=args.address, progress=not args.no_progress,
-                      command="python -m benchmarks " + shlex.join(shown))
+                      command="python -m benchmarks " + shlex.join(shown), threads=args.threads)
         print(f"{n} run(s) done, {len(tasks) - n} already in {path}")
     else:
         from benchmarks.report import report

@@ -71,14 +71,17 @@ def run_tasks(
     address: str | None = None,
     progress: bool = True,
     command: str | None = None,
+    threads: int | None = None,
 ) -> int:
     """Runs the tasks whose key is not yet in ``out``; returns how many ran. ``command`` (the
-    command line that asked for them) is stored in every record."""
+    command line that asked for them) is stored in every record. ``threads``: torch threads
+    per worker (default: the CPUs shared among the workers; give 1 when other runs share the
+    machine, as oversubscribed threads slow small GP operations many times over)."""
     repair(out)  # whether or not this run appends
     done = done_keys(out)
     if all(t.key in done for t in tasks):
         return 0  # nothing to do: the file is not opened for appending
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    threads = threads or max(1, (os.cpu_count() or 1) // max(1, workers))
     with Appender(out) as store:  # locks the file and repairs its last line first
         done = done_keys(out)
         todo = [t for t in tasks if t.key not in done]
