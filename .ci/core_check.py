@@ -6,8 +6,6 @@ import warnings
 warnings.simplefilter("error")  # a stray warning from a dependency fails the check
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # torch.jit's, not ours
 
-import torch  # noqa: E402
-
 import acqopt  # noqa: E402
 from acqopt.bo import Categorical, Integer, Real, Space, minimize  # noqa: E402
 from acqopt.testing import Bumps, MixedBumps  # noqa: E402

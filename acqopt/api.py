@@ -158,8 +158,8 @@ def _refuse_hooks(nonlinear_inequality_constraints, gen_candidates, ic_generator
         if value is not None:
             raise ValueError(f"{name}: BoTorch's optimiser hooks do not apply to acqopt; pass None")
     if not isinstance(retry_on_optimization_warning, bool):
-        raise ValueError(
-            f"retry_on_optimization_warning: expected a bool, got {retry_on_optimization_warning!r}")
+        raise ValueError("retry_on_optimization_warning: expected a bool, got "
+                         f"{retry_on_optimization_warning!r}")
 
 
 def optimize_acqf(
@@ -502,7 +502,8 @@ def optimize_acqf_discrete(
         avoid = (choices.unsqueeze(1) == X_avoid.to(choices).unsqueeze(0)).all(-1).any(-1)
         choices = choices[~avoid]
     if inequality_constraints:
-        rows = parse_constraints(inequality_constraints, "inequality_constraints", choices.shape[-1], choices)
+        rows = parse_constraints(inequality_constraints, "inequality_constraints",
+                                 choices.shape[-1], choices)
         feasible = torch.ones(choices.shape[0], dtype=torch.bool, device=choices.device)
         for a, b in rows:
             feasible &= choices @ a >= b - 1e-6
