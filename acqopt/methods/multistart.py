@@ -217,7 +217,9 @@ class RepeatedLBFGS(BaseOptimizer):
         rounds += len(optima)
         # With a budget, the first batch is sized by the expected cost of a start, the next
         # by the cost the last batch's starts had.
-        width = self.width(problem.remaining, self.queries_per_start) if budgeted else 1
+        # On a mixed domain a start's cost is unknown until one has alternated: one round first.
+        width = self.width(problem.remaining, self.queries_per_start) \
+            if budgeted and problem.grid is None else 1
         while (budgeted and problem.remaining >= width * self.min_budget(problem.q, problem.d)) \
                 or (not budgeted and rounds < self.rounds):
             U = initial_points(self.design, problem, width * self.raw_samples, generator)
