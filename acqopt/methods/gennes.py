@@ -6,6 +6,12 @@ batched call, and takes an Adam step on ``theta`` along the reparameterisation g
 ``(1/N) sum_i (dx/dtheta)^T grad f(x_i)`` (Algorithm 1, line 7). The noise support shrinks as
 ``s_t = alpha^t s`` (Appendix C). The answer is the best point ever generated (line 10).
 
+Mixed spaces (``discrete_dims``, ``cat_dims``): generated points are rounded onto the grid before
+they are valued, and the acquisition's gradient along grid columns is zero, so the generator
+learns only the continuous columns; its noise keeps sampling the grid columns where its
+initialisation put them. ``gennes-polish``'s L-BFGS alternates with discrete moves
+(:mod:`acqopt.local.mixed`). A discrete output layer was not built.
+
 References:
     Faury, Vasile, Calauzenes, Fercoq. Neural Generative Models for Global Optimization with
     Gradients. arXiv:1805.08594, 2018.

@@ -23,6 +23,11 @@ The paper's experiments run ``neighbourhood=0.2`` (its ``step_data_gen``), 15-20
 the defaults here are those proportions in the unit cube of an acquisition, with one
 evaluation per point (acquisitions are deterministic or cheaply averaged).
 
+Mixed spaces (``discrete_dims``, ``cat_dims``): the problem rounds every sample onto the grid
+before it is valued, so the surrogate learns the rounded acquisition over the relaxation and
+``psi`` moves through it; there is no discrete search of its own (categories in the order of
+their values).
+
 Reference:
     Shirobokov, Belavin, Kagan, Ustyuzhanin, Baydin. Black-Box Optimization with Local
     Generative Surrogates. NeurIPS 2020 (arXiv:2002.04632).
