@@ -206,13 +206,20 @@ def bo_table(records: list[dict]) -> str:
     for r in records:
         groups[(r["problem"], r["acquisition"], r["method"])].append(r)
     lines = ["| problem | acq | method | reps | final best (median [IQR]) | acquisition queries "
-             "(median) | wall time s (median) | failures |", "|---|---|---|---|---|---|---|---|"]
+             "(median) | wall time s (median) | failures | failed steps |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for (problem, acq, method), rs in sorted(groups.items()):
         lines.append(
             f"| {problem} | {acq} | {method} | {len(rs)} | {fmt([r['final_best'] for r in rs], 4)} "
             f"| {median(r['queries'] for r in rs):.0f} | {median(r['wall_time'] for r in rs):.1f} "
-            f"| {sum(r['failures'] for r in rs)} |")
-    return "\n".join(lines)
+            f"| {sum(r['failures'] for r in rs)} | {sum(_failed_steps(r) for r in rs)} |")
+    return ("Failures: objective evaluations that raised; failed steps: BO steps whose model fit "
+            "or maximiser raised, where the loop evaluated a random point instead.\n\n"
+            + "\n".join(lines))
+
+
+def _failed_steps(record: dict) -> int:
+    return sum(1 for p in record.get("proposals") or [] if p and "failed" in p)
 
 
 def _by_seed(records: list[dict]) -> dict:
@@ -295,7 +302,10 @@ def bo_mechanism(records: list[dict]) -> str:
         return ""
     lines = []
     for (problem, acq, method), rs in sorted(groups.items()):
-        props = [p for r in rs for p in r["proposals"]]
+        # a failed step (the fit or the maximiser raised; a random point was evaluated) has none
+        props = [p for r in rs for p in r["proposals"] if p and "dist_incumbent" in p]
+        if not props:
+            continue
         inc = np.median([p["dist_incumbent"] for p in props])
         data = np.median([p["dist_data"] for p in props])
         centre = [p["dist_centre"] for p in props if "dist_centre" in p]
