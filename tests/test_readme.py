@@ -48,3 +48,19 @@ def test_mixed_spaces_snippet_runs():
     candidate = namespace["candidate"]
     assert candidate.shape == (1, 3) and torch.isfinite(namespace["value"])
     assert float(candidate[0, 1]) in range(6) and float(candidate[0, 2]) in (0.0, 1.0, 2.0)
+
+
+def test_the_swap_snippet_runs_on_a_fitted_model():
+    """The README's first snippet, given the ``model``, ``train_Y`` and ``bounds`` it assumes."""
+    from conftest import gp_logei
+
+    section = README[README.index("## Swap one line"):README.index("\n## ", README.index(
+        "## Swap one line") + 1)]
+    snippet = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    acq = gp_logei(d=3, n=15)
+    model = acq.model
+    namespace = {"model": model, "train_Y": model.train_targets.unsqueeze(-1),
+                 "bounds": torch.tensor([[0.0] * 3, [1.0] * 3], dtype=torch.float64)}
+    with torch.random.fork_rng():  # the snippet seeds the global RNG, as BoTorch users do
+        exec(compile(snippet, "README.md", "exec"), namespace)
+    assert namespace["candidate"].shape == (1, 3) and torch.isfinite(namespace["value"])
