@@ -392,3 +392,12 @@ def test_a_method_keeps_its_colour_in_every_row_of_the_bo_figure():
     plt.close(fig)
     assert set(colours) == {"a", "c"} and all(len(c) == 1 for c in colours.values())
     assert colours["a"] != colours["c"]
+
+
+def test_bo_method_specs_name_the_fit():
+    from benchmarks.suites.bo import parse_refit
+
+    assert parse_refit("lbfgs") == ("lbfgs", "scratch")
+    assert parse_refit("lbfgs:design=sobol@warm") == ("lbfgs:design=sobol", "warm")
+    with pytest.raises(ValueError, match="@warm"):
+        parse_refit("lbfgs@cold")

@@ -224,3 +224,50 @@ def test_fit_gp_on_a_box_is_the_unit_cube_model():
                                                                           atol=1e-6)
     with pytest.raises(ValueError, match="bounds"):
         fit_gp(S, Y, bounds=bounds[:, :2])
+
+
+def test_fit_gp_warm_start_starts_from_the_given_models_hyperparameters(monkeypatch):
+    """With the fit itself switched off, a warm-started model has exactly the source's
+    hyperparameters (a fresh one GPyTorch's defaults); a model of another structure is refused."""
+    import acqopt.bo.model as model_module
+    from acqopt.bo import fit_gp
+
+    g = torch.Generator().manual_seed(0)
+    U = torch.rand(12, 3, generator=g, dtype=torch.float64)
+    Y = torch.sin(5 * U).sum(-1, keepdim=True)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        source = fit_gp(U, Y)
+    monkeypatch.setattr(model_module, "fit_gpytorch_mll", lambda mll: None)
+    warm = fit_gp(U[:8], Y[:8], warm_start=source)
+    cold = fit_gp(U[:8], Y[:8])
+    theirs = dict(source.named_parameters())
+    for name, p in warm.named_parameters():
+        assert torch.equal(p, theirs[name]), name
+    assert not all(torch.equal(p, theirs[k]) for k, p in cold.named_parameters())
+    with pytest.raises(ValueError, match="warm_start"):
+        fit_gp(U[:, :2], Y, warm_start=source)
+    with pytest.raises(ValueError, match="warm_start"):
+        fit_gp(U, Y, cat_dims=[2], warm_start=source)
+
+
+def test_refit_warm_and_scratch():
+    """refit="warm" warm-starts (and fits from scratch as well when the data has doubled), is
+    deterministic, and resumes as the uninterrupted run;
+    refit="scratch" fits from scratch every step; anything else is a ValueError."""
+    kw = dict(n_init=3, n_iter=4, budget=300, seed=1, progress=False)
+    warm = minimize(quadratic, SPACE, **kw)  # the conftest fixture checks the global RNG
+    again = minimize(quadratic, SPACE, **kw)
+    assert warm.params == again.params
+    fits = [p["fit"] for p in warm.proposals[3:]]
+    assert fits[0] == "scratch" and "warm" in fits
+    assert fits[3].startswith("both:")  # 6 points: doubled since the first fit on 3
+    assert warm.fit_state["scratch_n"] == 6 and warm.fit_state["model"] is not None
+    scratch = minimize(quadratic, SPACE, refit="scratch", **kw)
+    assert [p["fit"] for p in scratch.proposals[3:]] == ["scratch"] * 4
+    part = minimize(quadratic, SPACE, **{**kw, "n_iter": 2})
+    resumed = minimize(quadratic, SPACE, history=part, **kw)
+    assert resumed.params == warm.params
+    assert [p["fit"] for p in resumed.proposals[3:]] == fits
+    with pytest.raises(ValueError, match="refit"):
+        minimize(quadratic, SPACE, refit="never", **kw)

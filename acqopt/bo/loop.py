@@ -15,7 +15,7 @@ from torch import Tensor
 
 from acqopt.api import get_optimizer
 from acqopt.base import AcquisitionOptimizer
-from acqopt.bo.model import ACQUISITIONS, fit_gp, make_acquisition
+from acqopt.bo.model import ACQUISITIONS, fit_gp, log_marginal_likelihood, make_acquisition
 from acqopt.bo.space import Space
 from acqopt.design import sobol
 
@@ -34,7 +34,8 @@ class History:
         fit_time: Seconds of that step spent fitting the GP (0 for the initial design).
         acq_time: Seconds of that step spent maximising the acquisition.
         proposals: None for the initial design; else the proposal's diagnostics in the unit
-            cube of the space: ``evaluator`` (which answered the acquisition, see
+            cube of the space: ``fit`` (how the GP was fitted: "scratch", "warm", or
+            "both:warm"/"both:scratch", the one kept named; see ``minimize``'s ``refit``), ``evaluator`` (which answered the acquisition, see
             :mod:`acqopt.closed_form`), ``acq_value``, ``dist_incumbent`` (to the best point so
             far), ``dist_data`` (to the nearest evaluated point), ``dist_centre`` (to the middle
             of the space), and, when the optimiser reports
@@ -43,6 +44,10 @@ class History:
             ``FAR`` from the returned point).
         method: The acquisition optimiser's name.
         seed: The run's seed (its initial design); None if not recorded.
+        fit_state: None before the first model step; else ``{"model": the last fitted GP,
+            "lml": its marginal log likelihood per point, "scratch_n": data points at the last
+            fit from scratch}``, from which a resumed run warm-starts as the uninterrupted one
+            would.
     """
 
     method: str
@@ -56,6 +61,7 @@ class History:
     fit_time: list[float] = field(default_factory=list)
     acq_time: list[float] = field(default_factory=list)
     proposals: list[dict[str, float] | None] = field(default_factory=list)
+    fit_state: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -119,6 +125,7 @@ def minimize(
     progress: bool = True,
     history: History | None = None,
     method_options: dict[str, Any] | None = None,
+    refit: str = "warm",
 ) -> History:
     """Minimises ``objective`` over ``space`` by Bayesian optimisation.
 
@@ -138,6 +145,13 @@ def minimize(
         history: A previous run's history to resume; its evaluations count towards
             ``n_init + n_iter``.
         method_options: Fields of the method's config.
+        refit: How each step fits the GP's hyperparameters. "warm" (default): from the
+            previous step's (5-10x fewer likelihood evaluations, the bulk of a small run's
+            time), and also from GPyTorch's defaults whenever the data has doubled since the
+            last such fit or the warm fit's marginal log likelihood per point has fallen more
+            than ``DEGRADED`` below the previous step's, keeping the fit of higher likelihood.
+            "scratch": from the defaults at every step (BoTorch's tutorials' loop).
+            Ax's ``warm_start_refit`` does the same as "warm" without the checks.
 
     A space with ``Integer`` or ``Categorical`` parameters is searched natively: the method
     gets them as ``discrete_dims`` and ``cat_dims`` (every point it evaluates is on the grid),
@@ -149,6 +163,8 @@ def minimize(
     """
     if acquisition not in ACQUISITIONS:
         raise ValueError(f"acquisition: expected one of {ACQUISITIONS}, got {acquisition!r}")
+    if refit not in REFITS:
+        raise ValueError(f"refit: expected one of {REFITS}, got {refit!r}")
     for arg, value, least in (("n_init", n_init, 1), ("n_iter", n_iter, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ValueError(f"{arg}: expected an int >= {least}, got {value!r}")
@@ -173,6 +189,7 @@ def minimize(
     from tqdm import tqdm
 
     bar = tqdm(total=total, initial=len(history), disable=not progress, desc=f"BO ({method})")
+    fits = _Fits(refit, history)
     while len(history) < total:
         step = len(history)
         start = time.perf_counter()
@@ -182,7 +199,7 @@ def minimize(
         else:
             try:
                 u, queries, times, proposal = _propose(history, space, optimizer, acquisition,
-                                                       budget, seed + step)
+                                                       budget, seed + step, fits)
             except Exception as exc:  # noqa: BLE001 - recorded; the loop goes on
                 u = _random_point(space, seed + step)
                 proposal = {"failed": "".join(traceback.format_exception_only(type(exc), exc))
@@ -224,7 +241,43 @@ def _random_point(space: Space, seed: int) -> Tensor:
     return space.round_unit(torch.rand(space.d, generator=g, dtype=torch.float64))
 
 
-def _propose(history, space, optimizer, acquisition, budget, seed):
+REFITS = ("warm", "scratch")
+# refit="warm": a fit from scratch as well whenever the data has doubled since the last one, or
+# when the warm fit's marginal log likelihood per point is more than DEGRADED nats below the
+# previous step's (a surprising point, or a fit stuck where the data no longer puts it).
+DEGRADED = 0.1
+
+
+class _Fits:
+    """The loop's GP fits: from scratch, or warm-started from the previous step's model."""
+
+    def __init__(self, refit: str, history: History) -> None:
+        self.refit = refit
+        self.history = history  # its fit_state: where the next warm fit starts
+
+    def fit(self, X: Tensor, Y: Tensor, bounds: Tensor | None, cat_dims, seed: int):
+        """The fitted model and how it was fitted: "scratch", "warm", or "both:warm" /
+        "both:scratch" (both fits made; the named one had the higher likelihood)."""
+        def one(warm):
+            with torch.random.fork_rng():  # random restarts must not touch the global RNG
+                torch.manual_seed(seed)
+                model = fit_gp(X, Y, bounds=bounds, cat_dims=cat_dims, warm_start=warm)
+            return model, log_marginal_likelihood(model)
+
+        n, state = X.shape[0], self.history.fit_state
+        if self.refit == "scratch" or state is None:
+            best, how, scratch_n = one(None), "scratch", n
+        else:
+            best, how, scratch_n = one(state["model"]), "warm", state["scratch_n"]
+            if n >= 2 * scratch_n or best[1] < state["lml"] - DEGRADED:
+                scratch = one(None)
+                how = "both:scratch" if scratch[1] > best[1] else "both:warm"
+                best, scratch_n = max(best, scratch, key=lambda fit: fit[1]), n
+        self.history.fit_state = dict(model=best[0], lml=best[1], scratch_n=scratch_n)
+        return best[0], how
+
+
+def _propose(history, space, optimizer, acquisition, budget, seed, fits):
     ok = [i for i, v in enumerate(history.values) if math.isfinite(v)]
     if len(ok) < 2:  # nothing to model yet: a random point
         return _random_point(space, seed), 0, (0.0, 0.0), None
@@ -235,10 +288,8 @@ def _propose(history, space, optimizer, acquisition, budget, seed):
     # round them); a fixed Normalize maps them to the unit cube the GP is fitted in, which
     # keeps the acquisition a plain BoTorch one that the closed-form evaluator recognises.
     bounds = space.space_bounds()
-    with torch.random.fork_rng():  # the fit's random restarts must not touch the global RNG
-        torch.manual_seed(seed)
-        model = fit_gp(space.unit_to_space(X), Y, bounds=bounds if space.on_grid else None,
-                       cat_dims=space.cat_dims)
+    model, how = fits.fit(space.unit_to_space(X), Y, bounds if space.on_grid else None,
+                          space.cat_dims, seed)
     fitted = time.perf_counter()
     acq = make_acquisition(model, acquisition)
     result = optimizer.optimize(acq, bounds, budget=budget, generator=seed,
@@ -248,6 +299,7 @@ def _propose(history, space, optimizer, acquisition, budget, seed):
     u = space.round_unit(raw)
     incumbent = X[int(Y.argmax())]
     proposal = {
+        "fit": how,
         "evaluator": result.info.get("evaluator"),
         "acq_value": float(result.acq_value),
         "dist_incumbent": float((raw - incumbent).norm()),
