@@ -401,3 +401,20 @@ def test_bo_method_specs_name_the_fit():
     assert parse_refit("lbfgs:design=sobol@warm") == ("lbfgs:design=sobol", "warm")
     with pytest.raises(ValueError, match="@warm"):
         parse_refit("lbfgs@cold")
+
+
+def test_searches_suite_smoke(tmp_path):
+    """The scikit-learn searches suite: every method makes its trials' scores, the same folds
+    give the same score to the same setting, and the page pairs each method with TPE."""
+    from benchmarks.suites import searches
+
+    r = searches.run("tree-wine", 0, "random", 4)
+    assert len(r["scores"]) == len(r["best"]) == 4 and r["final_best"] == max(r["scores"])
+    assert 0 < r["cv_time"] <= r["wall_time"]
+    tpe = searches.run("tree-wine", 0, "tpe", 4)
+    bayes = searches.run("tree-wine", 0, "bayes", 4)  # 4 design points, no model step
+    assert len(tpe["scores"]) == len(bayes["scores"]) == 4
+    page = searches.report([r, tpe, bayes], tmp_path / "searches-x.jsonl", "x")
+    assert "| tree-wine | random | 4 | 1 |" in page and "tree-wine: `BayesSearchCV`" in page
+    with pytest.raises(ValueError, match="methods"):
+        searches.tasks("smoke", ["nope"], None)
