@@ -219,9 +219,12 @@ def optimize_acqf(
             then computed once more (outside the method's budget), as BoTorch does.
         batch_initial_conditions: ``b x q x d`` warm starts (how each method uses them: see
             :meth:`acqopt.base.BaseOptimizer.optimize`).
-        return_best_only: False returns ``k x q x d`` candidates and ``k`` values, best first:
-            the distinct local optima of restart methods, the best distinct points found by
-            population methods; ``k`` is ``num_restarts`` (10 if not given) or fewer.
+        return_best_only: False returns ``num_restarts x q x d`` candidates and
+            ``num_restarts`` values (10 if not given), best first, as BoTorch returns one row
+            per restart: the local searches' end points (repeats kept), filled up with the
+            best distinct points evaluated (population methods have no restarts), the best
+            repeated if the budget held fewer. The distinct local optima stay in
+            ``OptimizeResult.info["local_optima"]`` (:meth:`acqopt.base.BaseOptimizer.optimize`).
         gen_candidates, ic_generator: BoTorch's own optimiser hooks; only None is accepted.
         sequential: With ``q > 1``, choose the candidates one at a time, each with the earlier
             ones as the acquisition's ``X_pending`` (BoTorch's greedy sequential selection);
@@ -241,7 +244,8 @@ def optimize_acqf(
 
     Returns:
         ``(candidates, acq_value)``: ``q x d`` and a 0-dim tensor (``q`` values when
-        ``sequential``), or ``k x q x d`` and ``k`` with ``return_best_only=False``.
+        ``sequential``), or ``num_restarts x q x d`` and ``num_restarts`` with
+        ``return_best_only=False``.
 
     Example:
         >>> candidates, value = acqopt.optimize_acqf(acq, bounds, 1, 10, 512, method="cma-lbfgs")
@@ -376,7 +380,8 @@ def optimize_acqf_mixed(
 
     Returns:
         ``(candidates, acq_value)``: ``q x d`` and a 0-dim tensor (``q`` values for
-        ``q > 1``); ``k x 1 x d`` and ``k`` with ``return_best_only=False`` (``q = 1`` only).
+        ``q > 1``); ``num_restarts x 1 x d`` and ``num_restarts`` with
+        ``return_best_only=False`` (``q = 1`` only): the best rows of all combinations.
     """
     _refuse_hooks(nonlinear_inequality_constraints, gen_candidates, ic_generator,
                   retry_on_optimization_warning)

@@ -304,9 +304,10 @@ class BaseOptimizer:
             batch_initial_conditions: ``b x q x d`` warm starts inside ``bounds``: the
                 starts of the first round (repeated L-BFGS), among the raw samples that choose
                 the first mean (CMA-ES, the ES family), or evaluated first (GENNES).
-            num_best: When > 0, ``info["best_points"]`` (``k x q x d``, ``k <= num_best``) and
-                ``info["best_values"]`` hold the best distinct points: the local optima of
-                restart methods, else the best distinct candidates evaluated.
+            num_best: When > 0, ``info["best_points"]`` (``num_best x q x d``) and
+                ``info["best_values"]`` hold BoTorch's ``return_best_only=False`` rows, best
+                first (see ``_best_points``): the end points of restart methods, else the
+                best distinct candidates evaluated.
             discrete_dims, cat_dims: Mixed spaces, as BoTorch 0.18 writes them:
                 ``{column: allowed values}`` for ordered (integer, ordinal) and categorical
                 columns (:mod:`acqopt.domain`). Every evaluated and returned candidate takes
@@ -447,16 +448,39 @@ def check_initial_conditions(X: object, bounds: Tensor, q: int) -> Tensor | None
 
 
 def _best_points(problem: Problem, seen: list[tuple[Tensor, Tensor]], k: int) -> None:
-    """Fills ``info["best_points"]``/``["best_values"]`` from local optima or evaluated points."""
+    """Fills ``info["best_points"]``/``["best_values"]`` with exactly ``k`` rows, best first,
+    as BoTorch's ``return_best_only=False`` returns one row per restart: the local searches'
+    end points (repeats kept, as two restarts may end at one optimum), then, if there were
+    fewer than ``k`` of them (or none: population methods), the best distinct evaluated points
+    not yet taken, then the best row repeated (budgets too small for ``k`` points)."""
+    rows: list[tuple[Tensor, Tensor]] = []
     optima, values = problem.info.get("local_optima"), problem.info.get("local_values")
-    if optima is not None:
-        U = problem.to_unit(optima)
-    elif seen:
+    if optima is not None and values.numel() > 0:
+        finite = torch.isfinite(values)
+        U, v = problem.to_unit(optima)[finite], values[finite]
+        order = torch.argsort(v, descending=True, stable=True)[:k]
+        rows.append((U[order], v[order]))
+    taken = sum(v.shape[0] for _, v in rows)
+    if taken < k and seen:
         U = torch.cat([u for u, _ in seen])
-        values = torch.cat([v for _, v in seen])
-    else:
+        v = torch.cat([w for _, w in seen])
+        idx = distinct_best(U, v, k, 1e-6)
+        U, v = U[idx], v[idx]
+        if taken:
+            chosen = rows[0][0].reshape(taken, -1)
+            new = torch.cdist(U.reshape(U.shape[0], -1), chosen).min(dim=-1).values >= 1e-6
+            U, v = U[new], v[new]
+        rows.append((U[: k - taken], v[: k - taken]))
+    if not rows or sum(v.shape[0] for _, v in rows) == 0:
         return
-    idx = distinct_best(U, values, k, 1e-6)
-    problem.info["best_points"] = problem.to_bounds(U[idx]).clamp(problem.bounds[0],
-                                                                  problem.bounds[1])
-    problem.info["best_values"] = values[idx]
+    U = torch.cat([u for u, _ in rows])
+    v = torch.cat([w for _, w in rows])
+    order = torch.argsort(v, descending=True, stable=True)
+    U, v = U[order], v[order]
+    if U.shape[0] < k:  # the best row repeated, right after itself
+        repeat = torch.ones(U.shape[0], dtype=torch.long, device=U.device)
+        repeat[0] += k - U.shape[0]
+        U, v = U.repeat_interleave(repeat, dim=0), v.repeat_interleave(repeat)
+    problem.info["best_points"] = problem.to_bounds(U).clamp(problem.bounds[0],
+                                                             problem.bounds[1])
+    problem.info["best_values"] = v

@@ -92,12 +92,36 @@ def test_warm_starts_are_used(method, logei):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_return_best_only_false(method, logei):
+    """Exactly num_restarts rows, best first, as BoTorch returns one row per restart, each
+    valued at its own point; also when the budget holds fewer distinct points than rows."""
     X, V = acqopt.optimize_acqf(logei, BOUNDS, 1, 4, 64, return_best_only=False,
                                 method=method, generator=0)
-    assert X.dim() == 3 and X.shape[1:] == (1, D) and 1 <= X.shape[0] <= 4
-    assert V.shape == (X.shape[0],) and torch.equal(V, V.sort(descending=True).values)
+    assert X.shape == (4, 1, D) and V.shape == (4,)
+    assert torch.equal(V, V.sort(descending=True).values)
+    assert ((X >= BOUNDS[0]) & (X <= BOUNDS[1])).all()
     with torch.no_grad():
         assert torch.allclose(V, logei(X), atol=1e-9)
+    # more rows than the smallest budget evaluates points: filled with the best repeated
+    optimizer = acqopt.get_optimizer(method)
+    budget = optimizer.min_budget(1, D)
+    result = optimizer.optimize(logei, BOUNDS, generator=0, budget=budget, num_best=budget + 5)
+    rows, values = result.info["best_points"], result.info["best_values"]
+    assert rows.shape == (budget + 5, 1, D) and torch.equal(values,
+                                                            values.sort(descending=True).values)
+    assert torch.equal(rows[5], rows[0]) and float(values[0]) == float(result.acq_value)
+
+
+def test_return_best_only_false_rows_are_the_restarts_end_points(logei):
+    """A restart method's rows are its local searches' end points (repeats kept), not only the
+    distinct optima, which stay in info["local_optima"]."""
+    result = acqopt.get_optimizer("lbfgs").optimize(logei, BOUNDS, generator=0, num_best=3)
+    optima, values = result.info["local_optima"], result.info["local_values"]
+    assert optima.shape[0] >= 3
+    rows = result.info["best_points"]
+    assert rows.shape == (3, 1, D)
+    assert torch.equal(result.info["best_values"], values.sort(descending=True).values[:3])
+    for row in rows:
+        assert (optima - row).flatten(1).norm(dim=-1).min() == 0
 
 
 @pytest.mark.parametrize("method", METHODS)
