@@ -302,11 +302,12 @@ def optimize_acqf_mixed_alternating(
             ordinals), or a list of columns that take every integer within their bounds.
         cat_dims: ``{column: allowed values}`` of unordered categorical columns (a category is
             one of the listed values, as BoTorch encodes them).
-        options, q, raw_samples, num_restarts, post_processing_func, fixed_features,
-        inequality_constraints, equality_constraints, return_acq_values: As in
-            :func:`optimize_acqf`. ``raw_samples`` and ``num_restarts`` default to the method's
-            own (BoTorch's defaults are 1024 and 20); linear constraints may involve
+        raw_samples, num_restarts: As in :func:`optimize_acqf`; None for the method's own
+            (BoTorch's defaults are 1024 and 20).
+        inequality_constraints, equality_constraints: As in :func:`optimize_acqf`, on
             continuous columns only.
+        options, q, post_processing_func, fixed_features, return_acq_values: As in
+            :func:`optimize_acqf`.
         sequential: With ``q > 1``, choose the candidates one at a time (BoTorch's default
             here); False chooses them jointly.
         method, budget, generator, timeout_sec, **method_options: As in :func:`optimize_acqf`.
