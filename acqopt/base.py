@@ -235,7 +235,10 @@ class BaseOptimizer:
             by their own rules (as BoTorch's L-BFGS does).
         fast: Evaluate supported analytic acquisitions through their closed-form posterior
             (:mod:`acqopt.closed_form`, checked against BoTorch on the first call);
-            ``info["evaluator"]`` says which evaluator answered.
+            ``info["evaluator"]`` says which evaluator answered (and, above
+            ``gpytorch.settings.max_cholesky_size`` training points, where the closed form was
+            checked against BoTorch's exact answer, ``info["approximation_error"]`` the largest
+            relative error of BoTorch's default, iterative answer at the check).
         patience: The stall stop every method shares: the run ends (status "converged") once
             the best value has not risen by more than a relative 1e-9 for
             ``max(patience, k)`` queries, ``k`` the queries spent when it last did; None turns
@@ -381,7 +384,9 @@ class BaseOptimizer:
             wall_time=time.perf_counter() - start,
             status=status,
             message=message,
-            info={**problem.info, "evaluator": counter.evaluator},
+            info={**problem.info, "evaluator": counter.evaluator, **(
+                {} if counter.approximation_error is None
+                else {"approximation_error": counter.approximation_error})},
         )
 
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:

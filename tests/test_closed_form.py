@@ -242,3 +242,63 @@ def test_an_mc_acquisition_without_a_sampler_takes_the_closed_form_after_its_fir
         value = acq(r.candidates.unsqueeze(0))
     assert r.info["evaluator"] == "closed-form"
     assert float(r.acq_value) == pytest.approx(float(value), rel=1e-9)
+
+
+def approximate_above_the_cholesky_size(monkeypatch):
+    """BoTorch's LogEI on a SingleTaskGP answering as an iterative approximation would, off by
+    1e-6 relative, when the model has more points than max_cholesky_size (BoTorch 0.18 turns
+    GPyTorch's fast solves off, so its own posteriors stay exact; a user may turn them on)."""
+    import gpytorch
+
+    original = LogExpectedImprovement.forward
+
+    def forward(self, X):
+        value = original(self, X)
+        n = self.model.train_inputs[0].shape[-2] if isinstance(self.model, SingleTaskGP) else 0
+        if n > gpytorch.settings.max_cholesky_size.value():
+            value = value * (1 + 1e-6)
+        return value
+
+    monkeypatch.setattr(LogExpectedImprovement, "forward", forward)
+
+
+def test_above_the_cholesky_size_the_closed_form_is_checked_against_botorchs_exact_answer(
+        monkeypatch):
+    """With more training points than gpytorch.settings.max_cholesky_size, an approximate
+    BoTorch answer does not refuse the closed form: it is checked against BoTorch's exact
+    answer instead, used, and the approximation's error at the check reported."""
+    import gpytorch
+
+    approximate_above_the_cholesky_size(monkeypatch)
+    model, best = make_model(n=60)
+    acq = LogExpectedImprovement(model, best_f=best)
+    bounds = torch.tensor([[2.0] * D, [5.0] * D], dtype=torch.float64)
+    with gpytorch.settings.max_cholesky_size(40):
+        r = acqopt.get_optimizer("lbfgs").optimize(acq, bounds, generator=0, budget=300)
+    assert r.info["evaluator"] == "closed-form"
+    assert r.info["approximation_error"] == pytest.approx(1e-6, rel=1e-3)
+    exact = float(acq(r.candidates.unsqueeze(0)))  # outside the context: no approximation
+    assert float(r.acq_value) == pytest.approx(exact, rel=1e-9)
+    r = acqopt.get_optimizer("lbfgs").optimize(acq, bounds, generator=0, budget=300)
+    assert r.info["evaluator"] == "closed-form" and "approximation_error" not in r.info
+
+
+def test_a_wrong_closed_form_is_refused_above_the_cholesky_size_too(monkeypatch):
+    import gpytorch
+
+    import acqopt.closed_form as cf
+
+    original = cf.ClosedFormGP.moments
+
+    def biased(self, U):
+        mean, *rest = original(self, U)
+        return mean + 1e-6, *rest
+
+    monkeypatch.setattr(cf.ClosedFormGP, "moments", biased)
+    approximate_above_the_cholesky_size(monkeypatch)
+    model, best = make_model(n=60)
+    acq = LogExpectedImprovement(model, best_f=best)
+    bounds = torch.tensor([[2.0] * D, [5.0] * D], dtype=torch.float64)
+    with gpytorch.settings.max_cholesky_size(40):
+        r = acqopt.get_optimizer("lbfgs").optimize(acq, bounds, generator=0, budget=300)
+    assert r.info["evaluator"] == "botorch (the closed form disagreed)"
