@@ -50,6 +50,8 @@ def best_training_points(problem: Problem, k: int | None) -> Tensor | None:
         Y = model.train_targets
     except (AttributeError, IndexError, TypeError):
         return None
+    if not isinstance(X, Tensor) or not isinstance(Y, Tensor):  # e.g. a ModelListGP's tuples
+        return None
     if X.dim() != 2 or Y.dim() != 1 or X.shape[-1] != problem.d or X.shape[0] == 0:
         return None
     transform = getattr(model, "input_transform", None)

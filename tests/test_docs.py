@@ -82,7 +82,7 @@ def test_page_snippets_run(page):
             assert namespace["search"].best_score_ > 0.9
         if page == "optuna.md":
             study = namespace["study"]
-            assert len(study.trials) == 15 and study.best_value < 0.5
+            assert len(study.trials) in (12, 15) and study.best_value < 0.5
         if page == "ax.md":
             trials = namespace["client"]._experiment.trials.values()
             assert len(trials) == 10

@@ -12,7 +12,8 @@ maximiser for an acqopt method:
 
 :func:`candidates_func` replaces the model too (acqopt's ARD Matern-5/2 GP and LogEI/EI;
 single objective, no constraints). Both need the ``optuna`` extra (``pip install
-"acqopt[optuna]"``).
+"acqopt[optuna]"``). :class:`AcqoptSampler` is a sampler of acqopt's own, for studies without
+optuna-integration (``acqopt.integrations._optuna_sampler``).
 """
 
 from __future__ import annotations
@@ -201,3 +202,12 @@ def _over_combinations(combinations, acq_function, bounds, q=1, num_restarts=Non
         kwargs.pop(name, None)
     return optimize_acqf_mixed(acq_function, bounds, q, num_restarts, combinations,
                                raw_samples=raw_samples, options=options, **kwargs)
+
+
+def __getattr__(name: str):
+    """``AcqoptSampler`` (in its own module, which imports optuna at import time)."""
+    if name == "AcqoptSampler":
+        from acqopt.integrations._optuna_sampler import AcqoptSampler
+
+        return AcqoptSampler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
