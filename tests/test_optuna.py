@@ -190,3 +190,39 @@ def test_acqopt_sampler_independent_parameters_and_bad_arguments():
         AcqoptSampler(n_startup_trials=0)
     with pytest.raises(ValueError, match="method"):
         AcqoptSampler(method="nope")
+
+
+def test_the_swap_routes_by_thread(monkeypatch):
+    """While one thread is inside a swapped candidates function, another thread calling the
+    same module's optimize_acqf gets BoTorch's, and the swapping thread gets acqopt's."""
+    import threading
+    import types
+
+    from acqopt.integrations import optuna as plugin
+
+    host = types.ModuleType("host")
+    calls = []
+    inside, release = threading.Event(), threading.Event()
+    exec("def optimize_acqf(*args, **kwargs):\n    return 'botorch'\n"
+         "def candidates(train_x, train_obj, train_con, bounds, pending_x):\n"
+         "    return optimize_acqf()\n", host.__dict__)
+
+    def acqopt_maximiser(*args, **kwargs):
+        inside.set()
+        release.wait(10)
+        return "acqopt"
+
+    monkeypatch.setattr(plugin, "optimize_acqf", acqopt_maximiser, raising=False)
+    monkeypatch.setattr("acqopt.api.optimize_acqf", acqopt_maximiser)
+    swapped = plugin.swap_optimizer("lbfgs", candidates_func=host.candidates)
+    x = torch.rand(3, 2, generator=torch.Generator().manual_seed(0))
+    bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+    worker = threading.Thread(target=lambda: calls.append(swapped(x, x[:, :1], None, bounds,
+                                                                  None)))
+    worker.start()
+    assert inside.wait(10)
+    assert host.candidates(x, x[:, :1], None, bounds, None) == "botorch"  # another thread
+    release.set()
+    worker.join(10)
+    assert calls == ["acqopt"]
+    assert host.candidates(x, x[:, :1], None, bounds, None) == "botorch"  # after the swap

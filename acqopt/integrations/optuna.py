@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+import threading
 import warnings
 from typing import Any, Callable
 
@@ -89,7 +90,8 @@ def swap_optimizer(method: str = "lbfgs", candidates_func: Callable | None = Non
 
     Returns:
         ``candidates_func(train_x, train_obj, train_con, bounds, pending_x)`` for
-        ``BoTorchSampler``. The swap holds for the duration of each call (not thread-safe).
+        ``BoTorchSampler``. The swap holds in the calling thread for the duration of each call
+        (thread-safe: see ``_install_dispatcher``).
 
     Categorical parameters reach the candidates function one-hot encoded (one ``[0, 1]``
     column per category, consecutive), which Optuna decodes by argmax: a maximiser of the
@@ -116,14 +118,40 @@ def swap_optimizer(method: str = "lbfgs", candidates_func: Callable | None = Non
         if "optimize_acqf" not in names:
             raise ValueError(f"candidates_func: {base.__name__} does not call optimize_acqf "
                              "through a module-level name, so it cannot be swapped")
-        original = names["optimize_acqf"]
-        names["optimize_acqf"] = maximiser
+        _install_dispatcher(names)
+        previous = getattr(_ROUTE, "maximiser", None)
+        _ROUTE.maximiser = maximiser
         try:
             return base(train_x, train_obj, train_con, bounds, pending_x)
         finally:
-            names["optimize_acqf"] = original
+            _ROUTE.maximiser = previous
 
     return func
+
+
+# Optuna's candidates functions call BoTorch's optimize_acqf through their module's global
+# name and take no maximiser argument, so the name is the only place to reach. Rebinding it for
+# the duration of a call would hand acqopt to any other thread calling those functions then
+# (and BoTorch back to ours when its call ends first). Instead the name is bound once, for
+# good, to a dispatcher that routes by thread: a thread inside a swapped candidates function
+# gets its acqopt maximiser, every other call BoTorch's optimize_acqf as before.
+_ROUTE = threading.local()
+_INSTALL = threading.Lock()
+
+
+def _install_dispatcher(names: dict) -> None:
+    with _INSTALL:
+        original = names["optimize_acqf"]
+        if getattr(original, "_acqopt_original", None) is not None:
+            return
+
+        @functools.wraps(original)
+        def optimize_acqf(*args, **kwargs):
+            maximiser = getattr(_ROUTE, "maximiser", None)
+            return (original if maximiser is None else maximiser)(*args, **kwargs)
+
+        optimize_acqf._acqopt_original = original
+        names["optimize_acqf"] = optimize_acqf
 
 
 def _optuna_default(n_objectives: int, has_constraint: bool, running: bool) -> Callable:
