@@ -418,3 +418,24 @@ def test_searches_suite_smoke(tmp_path):
     assert "| tree-wine | random | 4 | 1 |" in page and "tree-wine: `BayesSearchCV`" in page
     with pytest.raises(ValueError, match="methods"):
         searches.tasks("smoke", ["nope"], None)
+
+
+def test_samplers_suite_smoke(tmp_path):
+    """The Optuna samplers suite: each problem's curve, hypervolume against the reference
+    point, and the page pairing each sampler with GPSampler and TPE."""
+    pytest.importorskip("optuna")
+    from benchmarks.suites import samplers
+
+    assert samplers.hypervolume([(0.0, 0.0)]) == pytest.approx(18.0 * 6.0)
+    assert samplers.hypervolume([(20.0, 1.0)]) == 0.0
+    records = [samplers.run(problem, 0, sampler, 3)
+               for problem in ("hartmann6-constrained", "branin-currin")
+               for sampler in ("acqopt", "tpe")]
+    for r in records:
+        assert len(r["best"]) == 3
+        assert all(b >= a for a, b in zip(r["best"], r["best"][1:])) if r["maximised"] \
+            else all(b <= a for a, b in zip(r["best"], r["best"][1:]))
+    page = samplers.report(records, tmp_path / "samplers-x.jsonl", "x")
+    assert "| branin-currin | acqopt | 3 | 1 |" in page
+    with pytest.raises(ValueError, match="methods"):
+        samplers.tasks("smoke", ["nope"], None)

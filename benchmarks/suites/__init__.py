@@ -1,6 +1,6 @@
 """Benchmark suites: each builds a list of tasks for a profile."""
 
-from benchmarks.suites import bo, globalopt, landscapes, mixed, searches
+from benchmarks.suites import bo, globalopt, landscapes, mixed, samplers, searches
 
 SUITES = {"bo": bo, "global": globalopt, "landscapes": landscapes, "mixed": mixed,
-          "searches": searches}
+          "samplers": samplers, "searches": searches}
