@@ -113,7 +113,11 @@ class CountingAcquisition(AcquisitionFunction):
         """Evaluates ``X`` (``b x q x d`` or ``q x d``) after counting it against the budget."""
         n = self._admit(X)
         wants_grad = torch.is_grad_enabled() and X.requires_grad
-        values = self.acq_function(X)  # an exception here propagates, and nothing is counted
+        rows = self._rows_per_chunk(X)
+        if wants_grad or X.dim() != 3 or X.shape[0] <= rows:
+            values = self.acq_function(X)  # an exception here propagates, nothing is counted
+        else:  # a large batch without gradients (raw samples): in chunks, one call counted
+            values = torch.cat([self.acq_function(chunk) for chunk in X.split(rows)])
         self._check_output(X, values, wants_grad)
         self._count(n, wants_grad)
         if self._checking:
@@ -136,6 +140,17 @@ class CountingAcquisition(AcquisitionFunction):
         self._check_output(X, values, False)
         self._count(n, True)
         return values, grad
+
+    def _rows_per_chunk(self, X: Tensor) -> int:
+        """Batch rows evaluated together so that the largest temporary, GPyTorch's ``b x n x
+        q x d`` distances on BoTorch's path, stays under ``memory_bound(X.device)`` bytes."""
+        inputs = getattr(getattr(self.acq_function, "model", None), "train_inputs", None)
+        try:
+            n = int(inputs[0].shape[-2])
+        except (TypeError, IndexError, AttributeError):  # no model, or a ModelListGP's tuples
+            n = 1
+        row = X.element_size() * max(n, 1) * X.shape[-2] * (X.shape[-1] + 4)
+        return max(1, memory_bound(X.device) // row)
 
     def _admit(self, X: Tensor) -> int:
         """The queries in ``X``, after checking that the budget and the time limit allow them."""
@@ -202,6 +217,18 @@ class CountingAcquisition(AcquisitionFunction):
 
     def set_X_pending(self, X_pending: Tensor | None = None) -> None:
         self.acq_function.set_X_pending(X_pending)
+
+
+# Bytes the temporaries of one raw-sample evaluation may take (CountingAcquisition chunks the
+# batch under it): 1 GiB on the CPU, a quarter of the free memory on a GPU.
+CPU_MEMORY_BOUND = 1 << 30
+
+
+def memory_bound(device: torch.device) -> int:
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free // 4
+    return CPU_MEMORY_BOUND
 
 
 def _exact_reference(acq_function: torch.nn.Module, X: Tensor) -> Tensor | None:

@@ -302,3 +302,27 @@ def test_a_wrong_closed_form_is_refused_above_the_cholesky_size_too(monkeypatch)
     with gpytorch.settings.max_cholesky_size(40):
         r = acqopt.get_optimizer("lbfgs").optimize(acq, bounds, generator=0, budget=300)
     assert r.info["evaluator"] == "botorch (the closed form disagreed)"
+
+
+def test_large_raw_sample_batches_are_chunked_under_the_memory_bound(monkeypatch):
+    """A batch too large for the memory bound is evaluated in chunks: the same values, counted
+    as one call of all its queries."""
+    import acqopt.counting as counting
+
+    model, best = make_model(n=40)
+    acq = LogExpectedImprovement(model, best_f=best)
+    X = torch.rand(50, 1, D, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    whole = acqopt.CountingAcquisition(acq)
+    with torch.no_grad():
+        expected = whole(X)
+    monkeypatch.setattr(counting, "CPU_MEMORY_BOUND", 8 * 40 * (D + 4) * 7)  # 7 rows a chunk
+    seen = []
+    original = LogExpectedImprovement.forward
+    monkeypatch.setattr(LogExpectedImprovement, "forward",
+                        lambda self, Z: seen.append(Z.shape[0]) or original(self, Z))
+    chunked = acqopt.CountingAcquisition(acq)
+    with torch.no_grad():
+        values = chunked(X)
+    assert seen == [7] * 7 + [1]
+    assert torch.allclose(values, expected, rtol=1e-12) and chunked.counts.calls == 1
+    assert chunked.counts.queries == 50
