@@ -46,21 +46,32 @@ def test_update_modes_find_the_maximum(update):
 
 
 def test_update_modes_tell_different_points(monkeypatch):
-    told = {}
-    original = cma.CMAEvolutionStrategy.tell
+    """Baldwinian tells CMA-ES the points it sampled (valued after refinement); Lamarckian
+    tells the refined points."""
+    told, asked = {}, {}
+    original_tell, original_ask = cma.CMAEvolutionStrategy.tell, cma.CMAEvolutionStrategy.ask
 
-    def spy(self, solutions, values, *args, **kwargs):
+    def tell(self, solutions, values, *args, **kwargs):
         told.setdefault(mode, []).append(np.array(solutions))
-        return original(self, solutions, values, *args, **kwargs)
+        return original_tell(self, solutions, values, *args, **kwargs)
 
-    monkeypatch.setattr(cma.CMAEvolutionStrategy, "tell", spy)
+    def ask(self, *args, **kwargs):
+        out = original_ask(self, *args, **kwargs)
+        asked.setdefault(mode, []).append(np.array(out))
+        return out
+
+    monkeypatch.setattr(cma.CMAEvolutionStrategy, "tell", tell)
+    monkeypatch.setattr(cma.CMAEvolutionStrategy, "ask", ask)
     for mode in ("lamarckian", "baldwinian"):
         acqopt.get_optimizer("cma-linesearch", update=mode).optimize(
             Bumps(), Bumps.bounds.double(), budget=600, generator=0
         )
-    # Same sampler seed: the first generation samples the same points; Lamarckian tells the
-    # refined ones, Baldwinian the sampled ones.
-    assert not np.allclose(told["lamarckian"][0], told["baldwinian"][0])
+    # Same sampler seed: the first generation samples the same points
+    assert np.array_equal(asked["lamarckian"][0], asked["baldwinian"][0])
+    first = asked["baldwinian"][0]
+    assert np.allclose(np.sort(told["baldwinian"][0], 0), np.sort(first, 0))
+    moved = np.abs(np.sort(told["lamarckian"][0], 0) - np.sort(first, 0)).max()
+    assert moved > 1e-3
 
 
 def test_ipop_restart_triggers_when_cma_converges_early():

@@ -197,9 +197,14 @@ def test_botorch_setting_budget_covers_what_the_method_needs(method, logei):
     """``num_restarts`` without ``raw_samples`` (as with warm starts), and sequential steps that
     each get BoTorch's spend: no budget error for any method."""
     warm = torch.full((2, 1, D), 0.5, dtype=torch.float64)
-    x, _ = acqopt.optimize_acqf(logei, BOUNDS, 1, 2, batch_initial_conditions=warm,
+    x, v = acqopt.optimize_acqf(logei, BOUNDS, 1, 2, batch_initial_conditions=warm,
                                 method=method, generator=0)
     assert x.shape == (1, D)
-    x, v = acqopt.optimize_acqf(qlogei(logei.model), BOUNDS, 2, 2, 16, sequential=True,
-                                method=method, generator=0)
-    assert x.shape == (2, D) and v.shape == (2,)
+    with torch.no_grad():  # the answer is valued where it is, and no worse than a warm start
+        assert float(v) == pytest.approx(float(logei(x.unsqueeze(0))), rel=1e-9)
+        assert float(v) >= float(logei(warm[:1])) - 1e-12
+    acq = qlogei(logei.model)
+    x, v = acqopt.optimize_acqf(acq, BOUNDS, 2, 2, 16, sequential=True, method=method,
+                                generator=0)
+    assert x.shape == (2, D) and v.shape == (2,) and torch.isfinite(v).all()
+    assert ((x >= BOUNDS[0]) & (x <= BOUNDS[1])).all() and not torch.equal(x[0], x[1])

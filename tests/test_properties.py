@@ -67,12 +67,15 @@ def test_every_call_keeps_the_promise(method, problem, q, budget, seed):
     bounds, centre = problem
     if budget is None and acqopt.get_optimizer(method).default_budget(q, bounds.shape[-1]):
         budget = 1500  # keep the example fast; None is covered by the conformance tests
+    optimizer = acqopt.get_optimizer(method)
+    valid = budget is None or budget >= optimizer.min_budget(q, bounds.shape[-1])
     try:
-        r = acqopt.get_optimizer(method).optimize(Quadratic(centre), bounds, q=q, budget=budget,
-                                                  generator=seed)
+        r = optimizer.optimize(Quadratic(centre), bounds, q=q, budget=budget, generator=seed)
     except ValueError as e:
-        assert NAMES_AN_ARGUMENT.match(str(e)), str(e)
+        assert not valid, f"{method} refused valid input: {e}"  # only a too-small budget
+        assert str(e).startswith("budget") and NAMES_AN_ARGUMENT.match(str(e)), str(e)
         return
+    assert valid, f"{method} accepted budget={budget} below its minimum"
     assert r.candidates.shape == (q, bounds.shape[-1]) and r.candidates.dtype == bounds.dtype
     assert ((r.candidates >= bounds[0]) & (r.candidates <= bounds[1])).all()
     assert torch.isfinite(r.acq_value)
