@@ -53,7 +53,6 @@ from __future__ import annotations
 import copy
 import math
 
-import gpytorch
 import torch
 from botorch.acquisition.analytic import (
     ExpectedImprovement,

@@ -439,3 +439,32 @@ def test_samplers_suite_smoke(tmp_path):
     assert "| branin-currin | acqopt | 3 | 1 |" in page
     with pytest.raises(ValueError, match="methods"):
         samplers.tasks("smoke", ["nope"], None)
+
+
+def test_a_researchers_own_maximiser_runs_in_the_suites(tmp_path, monkeypatch):
+    """``package.module:attribute`` names any object with acqopt's optimize signature; it runs
+    in the landscapes, mixed and bo suites beside the registered methods."""
+    (tmp_path / "my_maximisers.py").write_text(
+        "import acqopt\n"
+        "class HalfBudget:\n"
+        "    def optimize(self, acq_function, bounds, *, budget=None, **kwargs):\n"
+        "        budget = None if budget is None else budget // 2\n"
+        "        return acqopt.get_optimizer('lbfgs').optimize(acq_function, bounds,\n"
+        "                                                      budget=budget, **kwargs)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from acqopt.testing import MixedBumps
+    from benchmarks import methods
+    from benchmarks.suites import bo, landscapes, mixed
+
+    assert methods.is_import_path("my_maximisers:HalfBudget")
+    assert not methods.is_import_path("lbfgs:design=sobol")
+    acq, bounds = MixedBumps(), MixedBumps.bounds.double()
+    r = landscapes._method(acq, bounds, "my_maximisers:HalfBudget", 1200, 0)
+    assert r["counts"].queries <= 600 and r["config"] == {"method": "HalfBudget"}
+    grid = {"discrete_dims": MixedBumps.discrete_dims, "cat_dims": MixedBumps.cat_dims}
+    r = mixed._method(acq, bounds, grid, None, "my_maximisers:HalfBudget", 1200, 0)
+    assert r["counts"].queries <= 600
+    optimizer, options = bo.parse_method("my_maximisers:HalfBudget")
+    assert type(optimizer).__name__ == "HalfBudget" and options == {}
+    with pytest.raises(ValueError, match="cannot import"):
+        methods.resolve("my_maximisers:Nope")

@@ -13,7 +13,6 @@ import torch
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
-    FloatDistribution,
     IntDistribution,
 )
 from optuna.samplers import BaseSampler

@@ -19,7 +19,8 @@ seed; on the mixed problems the reference is ``botorch-mixed`` (BoTorch's
 ``optimize_acqf_mixed_alternating`` at its defaults) and every acqopt method searches the grid.
 
 Methods are registered names, ``name:field=value,...`` for a config variant (e.g.
-``lbfgs:design=sobol``), ``botorch`` (``optimize_acqf`` 10x512) or ``botorch-20x1024``. The GP
+``lbfgs:design=sobol``), ``package.module:attribute`` for a maximiser of one's own
+(``benchmarks/methods.py``), ``botorch`` (``optimize_acqf`` 10x512) or ``botorch-20x1024``. The GP
 is fitted from scratch at every step (BoTorch's standard loop) unless the spec ends in
 ``@warm``: then the loop's default, ``refit="warm"`` (hyperparameters warm-started from the
 previous step's, see ``acqopt.bo.minimize``), e.g. ``lbfgs@warm``. Records made before warm
@@ -45,6 +46,7 @@ from benchmarks.functions import get_function
 from benchmarks import digits
 from benchmarks.reference import BoTorchMixedOptimizer, BoTorchOptimizer
 from benchmarks.report import fmt, method_colours, method_legend, paired
+from benchmarks import methods as specs
 from benchmarks.runner import Task
 from benchmarks.suites import mixed
 
@@ -149,6 +151,8 @@ def parse_method(spec: str):
         return BoTorchMixedOptimizer(), {}
     if spec.startswith("botorch"):
         return BoTorchOptimizer.from_name(spec), {}
+    if specs.is_import_path(spec):
+        return specs.resolve(spec), {}
     name, _, rest = spec.partition(":")
     options = {}
     for item in filter(None, rest.split(",")):

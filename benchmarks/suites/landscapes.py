@@ -31,6 +31,7 @@ from acqopt.counting import CountingAcquisition
 from benchmarks import digits
 from benchmarks.landscapes import acquisition, snapshot_names
 from benchmarks.report import fmt
+from benchmarks import methods as specs
 from benchmarks.runner import Task
 
 SETTINGS = {"10x512": (10, 512), "20x1024": (20, 1024), "100x5000": (100, 5000)}
@@ -107,11 +108,12 @@ def _botorch(acq, bounds, setting: str, seed: int) -> dict:
 
 
 def _method(acq, bounds, method: str, budget: int, seed: int) -> dict:
-    result = acqopt.get_optimizer(method).optimize(acq, bounds, budget=budget, generator=seed)
+    optimizer = specs.resolve(method)
+    result = optimizer.optimize(acq, bounds, budget=budget, generator=seed)
     return {"candidates": result.candidates, "value": float(result.acq_value),
             "counts": result.counts, "wall_time": result.wall_time,
             "status": result.status.value, "trace": result.trace,
-            "config": acqopt.get_optimizer(method).config()}
+            "config": specs.config(optimizer)}
 
 
 def run(problem: str, kind: str, setting: str, seed: int, method: str) -> dict:

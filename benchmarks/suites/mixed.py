@@ -39,11 +39,11 @@ import torch
 from botorch.optim import optimize_acqf as botorch_optimize_acqf
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 
-import acqopt
 from acqopt.bo import Categorical, Integer, Real, Space
 from acqopt.bo.model import fit_gp, make_acquisition
 from acqopt.counting import CountingAcquisition
 from benchmarks.report import fmt
+from benchmarks import methods as specs
 from benchmarks.runner import Task
 
 PROBLEMS = {
@@ -183,7 +183,7 @@ def _method(acq, bounds, grid, space, method: str, budget: int, seed: int) -> di
         counts = counter.counts
     else:
         name = method.removeprefix("default:")
-        optimizer = acqopt.get_optimizer("lbfgs" if method == "relax-round" else name)
+        optimizer = specs.resolve("lbfgs" if method == "relax-round" else name)
         on_grid = {} if method == "relax-round" else grid
         result = optimizer.optimize(acq, bounds, generator=seed, **on_grid,
                                     budget=None if method.startswith("default:") else budget)

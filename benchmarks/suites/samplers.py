@@ -21,7 +21,6 @@ import time
 import warnings
 from collections import defaultdict
 from pathlib import Path
-from statistics import median
 
 import numpy as np
 import torch
