@@ -39,6 +39,13 @@ def resolve(spec: str):
         if not callable(getattr(obj, "optimize", None)):
             raise ValueError(f"method: {spec!r} has no optimize() method")
         return obj
+    name, options = parse_variant(spec)
+    return acqopt.get_optimizer(name, **options)
+
+
+def parse_variant(spec: str) -> tuple[str, dict]:
+    """``name:field=value,...`` -> (name, {field: value}), values as Python literals (else
+    strings)."""
     name, _, rest = spec.partition(":")
     options = {}
     for item in filter(None, rest.split(",")):
@@ -47,7 +54,7 @@ def resolve(spec: str):
             options[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             options[key] = value
-    return acqopt.get_optimizer(name, **options)
+    return name, options
 
 
 def config(optimizer) -> dict:

@@ -179,16 +179,21 @@ def test_optimize_reports_the_evaluator_and_fast_false_turns_it_off(fast):
     assert float(v) == pytest.approx(float(acq(x.unsqueeze(0))), rel=1e-9)
 
 
-def test_a_disagreeing_closed_form_is_not_used(monkeypatch):
+def bias_the_closed_form(monkeypatch):
+    """A wrong closed-form posterior (its mean 1e-6 off): the check must catch it."""
     import acqopt.closed_form as cf
 
     original = cf.ClosedFormGP.moments
 
-    def biased(self, U):  # a wrong posterior: the check must catch it
+    def biased(self, U):
         mean, *rest = original(self, U)
         return mean + 1e-6, *rest
 
     monkeypatch.setattr(cf.ClosedFormGP, "moments", biased)
+
+
+def test_a_disagreeing_closed_form_is_not_used(monkeypatch):
+    bias_the_closed_form(monkeypatch)
     model, best = make_model()
     acq = LogExpectedImprovement(model, best_f=best)
     bounds = torch.tensor([[2.0] * D, [5.0] * D], dtype=torch.float64)
@@ -286,15 +291,7 @@ def test_above_the_cholesky_size_the_closed_form_is_checked_against_botorchs_exa
 def test_a_wrong_closed_form_is_refused_above_the_cholesky_size_too(monkeypatch):
     import gpytorch
 
-    import acqopt.closed_form as cf
-
-    original = cf.ClosedFormGP.moments
-
-    def biased(self, U):
-        mean, *rest = original(self, U)
-        return mean + 1e-6, *rest
-
-    monkeypatch.setattr(cf.ClosedFormGP, "moments", biased)
+    bias_the_closed_form(monkeypatch)
     approximate_above_the_cholesky_size(monkeypatch)
     model, best = make_model(n=60)
     acq = LogExpectedImprovement(model, best_f=best)

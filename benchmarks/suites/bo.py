@@ -32,7 +32,6 @@ near-equal maximisers far apart; see ``acqopt.bo.History``).
 
 from __future__ import annotations
 
-import ast
 import warnings
 from collections import defaultdict
 from pathlib import Path
@@ -153,15 +152,7 @@ def parse_method(spec: str):
         return BoTorchOptimizer.from_name(spec), {}
     if specs.is_import_path(spec):
         return specs.resolve(spec), {}
-    name, _, rest = spec.partition(":")
-    options = {}
-    for item in filter(None, rest.split(",")):
-        key, _, value = item.partition("=")
-        try:
-            options[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            options[key] = value
-    return name, options
+    return specs.parse_variant(spec)
 
 
 def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Task]:
