@@ -10,6 +10,7 @@ sequential, mixed, one-shot) derives from it with ``dataclasses.replace``.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from acqopt.base import (
     QUERIES_PER_RESTART,
     BaseOptimizer,
     GeneratorLike,
+    InfeasibleCandidateWarning,
     OptimizeResult,
     as_generator,
     check_bounds,
@@ -29,7 +31,13 @@ from acqopt.base import (
     is_analytic,
     positive_int,
 )
-from acqopt.constraints import normalize_fixed_features, parse_constraints
+from acqopt.constraints import (
+    FEASIBILITY_TOL,
+    NonlinearConstraints,
+    check_nonlinear,
+    normalize_fixed_features,
+    parse_constraints,
+)
 from acqopt.counting import CountingAcquisition
 from acqopt.domain import normalize_grid
 from acqopt.registry import lookup, names
@@ -89,6 +97,7 @@ class OptimizeAcqfInputs:
     options: Mapping[str, object] | None = None
     inequality_constraints: list | None = None
     equality_constraints: list | None = None
+    nonlinear_inequality_constraints: list | None = None
     fixed_features: Mapping[int, float] | None = None
     post_processing_func: Callable[[Tensor], Tensor] | None = None
     batch_initial_conditions: Tensor | None = None
@@ -117,6 +126,7 @@ class OptimizeAcqfInputs:
             if value is not None:
                 positive_int(name, value)
         check_bounds(self.bounds)
+        check_nonlinear(self.nonlinear_inequality_constraints)
         if self.discrete_dims is not None or self.cat_dims is not None:
             fixed = normalize_fixed_features(self.fixed_features, self.bounds)
             normalize_grid(self.discrete_dims, self.cat_dims, self.bounds, fixed)
@@ -146,14 +156,8 @@ class OptimizeAcqfInputs:
         return optimizer, generator, budget
 
 
-def _refuse_hooks(nonlinear_inequality_constraints, gen_candidates, ic_generator,
-                  retry_on_optimization_warning) -> None:
+def _refuse_hooks(gen_candidates, ic_generator, retry_on_optimization_warning) -> None:
     """BoTorch's arguments that acqopt does not take: a ``ValueError`` unless left unset."""
-    if nonlinear_inequality_constraints:
-        raise ValueError(
-            "nonlinear_inequality_constraints: not supported by acqopt; use linear "
-            "inequality_constraints or BoTorch's optimize_acqf"
-        )
     for name, value in (("gen_candidates", gen_candidates), ("ic_generator", ic_generator)):
         if value is not None:
             raise ValueError(f"{name}: BoTorch's optimiser hooks do not apply to acqopt; pass None")
@@ -213,7 +217,15 @@ def optimize_acqf(
         inequality_constraints, equality_constraints: Intra-point linear constraints,
             BoTorch's ``[(indices, coefficients, rhs)]``; every evaluated and returned point
             satisfies them (to 1e-6).
-        nonlinear_inequality_constraints: Not supported (a ``ValueError``).
+        nonlinear_inequality_constraints: BoTorch's ``[(callable, True)]``: ``callable(x)
+            >= 0`` for each candidate (``x`` of shape ``d``, in ``bounds`` coordinates,
+            differentiable by autograd). Unlike BoTorch, no feasible
+            ``batch_initial_conditions`` are needed: every candidate is restored onto the
+            constraints before it is evaluated (:class:`acqopt.constraints.NonlinearConstraints`)
+            and every returned one satisfies them to 1e-6, or, if the budget found none, the
+            least-violating one is returned with an
+            :class:`acqopt.base.InfeasibleCandidateWarning`. Inter-point constraints
+            (``False``) are a ``ValueError``.
         fixed_features: ``{column: value}``; negative columns count from the end.
         post_processing_func: Applied to the returned candidates, whose acquisition value is
             then computed once more (outside the method's budget), as BoTorch does.
@@ -250,13 +262,13 @@ def optimize_acqf(
     Example:
         >>> candidates, value = acqopt.optimize_acqf(acq, bounds, 1, 10, 512, method="cma-lbfgs")
     """
-    _refuse_hooks(nonlinear_inequality_constraints, gen_candidates, ic_generator,
-                  retry_on_optimization_warning)
+    _refuse_hooks(gen_candidates, ic_generator, retry_on_optimization_warning)
     return _optimize(OptimizeAcqfInputs(
         acq_function=acq_function, bounds=bounds, q=q, num_restarts=num_restarts,
         raw_samples=raw_samples, options=options, inequality_constraints=inequality_constraints,
-        equality_constraints=equality_constraints, fixed_features=fixed_features,
-        post_processing_func=post_processing_func,
+        equality_constraints=equality_constraints,
+        nonlinear_inequality_constraints=nonlinear_inequality_constraints,
+        fixed_features=fixed_features, post_processing_func=post_processing_func,
         batch_initial_conditions=batch_initial_conditions, return_best_only=return_best_only,
         sequential=sequential, acq_function_sequence=acq_function_sequence, method=method,
         budget=budget, generator=generator, timeout_sec=timeout_sec,
@@ -384,8 +396,7 @@ def optimize_acqf_mixed(
         ``q > 1``); ``num_restarts x 1 x d`` and ``num_restarts`` with
         ``return_best_only=False`` (``q = 1`` only): the best rows of all combinations.
     """
-    _refuse_hooks(nonlinear_inequality_constraints, gen_candidates, ic_generator,
-                  retry_on_optimization_warning)
+    _refuse_hooks(gen_candidates, ic_generator, retry_on_optimization_warning)
     if ic_gen_kwargs:
         raise ValueError("ic_gen_kwargs: BoTorch's initial-condition hook does not apply to "
                          "acqopt; pass None")
@@ -399,7 +410,9 @@ def optimize_acqf_mixed(
     inputs = OptimizeAcqfInputs(
         acq_function=acq_function, bounds=bounds, q=1, num_restarts=num_restarts,
         raw_samples=raw_samples, options=options, inequality_constraints=inequality_constraints,
-        equality_constraints=equality_constraints, fixed_features=fixed_features_list[0],
+        equality_constraints=equality_constraints,
+        nonlinear_inequality_constraints=nonlinear_inequality_constraints,
+        fixed_features=fixed_features_list[0],
         post_processing_func=post_processing_func,
         batch_initial_conditions=batch_initial_conditions, return_best_only=return_best_only,
         method=method, budget=budget, generator=generator, timeout_sec=timeout_sec,
@@ -436,16 +449,32 @@ def optimize_acqf_mixed(
 
 def _best_of_combinations(inputs: OptimizeAcqfInputs, fixed_features_list):
     """One :func:`_optimize` per fixed-feature combination; the best answer (with
-    ``return_best_only=False``, every combination's rows, best first)."""
-    answers = [_optimize(dataclasses.replace(inputs, fixed_features=ff))
-               for ff in fixed_features_list]
+    ``return_best_only=False``, every combination's rows, best first). With nonlinear
+    constraints a feasible answer beats an infeasible one, and a combination's
+    ``InfeasibleCandidateWarning`` is raised only if its answer is the one returned."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InfeasibleCandidateWarning)
+        answers = [_optimize(dataclasses.replace(inputs, fixed_features=ff))
+                   for ff in fixed_features_list]
+    feasible = [True] * len(answers)
+    if inputs.nonlinear_inequality_constraints:
+        check = NonlinearConstraints(inputs.nonlinear_inequality_constraints, inputs.bounds)
+        lower, scale = inputs.bounds[0], inputs.bounds[1] - inputs.bounds[0]
+        feasible = [float(check.violation((X - lower) / scale).max()) <= FEASIBILITY_TOL
+                    for X, _ in answers]
     if not inputs.return_best_only:
         X = torch.cat([a[0] for a in answers])
         values = torch.cat([a[1] for a in answers])
         order = values.argsort(descending=True)[: inputs.num_restarts or 10]
-        return X[order], values[order]
-    best = max(range(len(answers)), key=lambda i: float(answers[i][1]))
-    return answers[best]
+        answer, infeasible_answer = (X[order], values[order]), not all(feasible)
+    else:
+        best = max(range(len(answers)), key=lambda i: (feasible[i], float(answers[i][1])))
+        answer, infeasible_answer = answers[best], not feasible[best]
+    for record in caught:
+        if infeasible_answer or not issubclass(record.category, InfeasibleCandidateWarning):
+            warnings.warn_explicit(record.message, record.category, record.filename,
+                                   record.lineno)
+    return answer
 
 
 def optimize_acqf_discrete(
@@ -704,10 +733,12 @@ def optimize_with_fixed_features(optimizer: BaseOptimizer, inputs: OptimizeAcqfI
     fixed = normalize_fixed_features(inputs.fixed_features, bounds)
     run = dict(q=q, budget=inputs.budget, generator=inputs.generator,
                timeout_sec=inputs.timeout_sec, num_best=num_best)
+    nonlinear = inputs.nonlinear_inequality_constraints
     if not fixed:
         return optimizer.optimize(acq_function, bounds,
                                   inequality_constraints=inputs.inequality_constraints,
                                   equality_constraints=inputs.equality_constraints,
+                                  nonlinear_inequality_constraints=nonlinear,
                                   batch_initial_conditions=inputs.batch_initial_conditions,
                                   discrete_dims=inputs.discrete_dims, cat_dims=inputs.cat_dims,
                                   **run)
@@ -732,6 +763,7 @@ def optimize_with_fixed_features(optimizer: BaseOptimizer, inputs: OptimizeAcqfI
                                      "equality_constraints"),
         discrete_dims={position[c]: v for c, v in discrete.items()} or None,
         cat_dims={position[c]: v for c, v in categorical.items()} or None,
+        nonlinear_inequality_constraints=_on_free_columns(nonlinear, fixed, free, bounds),
         **run,
     )
 
@@ -747,6 +779,22 @@ def optimize_with_fixed_features(optimizer: BaseOptimizer, inputs: OptimizeAcqfI
         if key in info:
             info[key] = full(info[key])
     return dataclasses.replace(result, candidates=full(result.candidates), info=info)
+
+
+def _on_free_columns(constraints, fixed: dict[int, float], free: list[int], bounds: Tensor):
+    """Nonlinear constraints on all columns -> on the free ones (the fixed values put back,
+    in a form ``torch.func.vmap`` and autograd go through)."""
+    if not constraints:
+        return constraints
+    funcs = check_nonlinear(constraints)
+    columns = sorted(fixed)
+    values = torch.tensor([fixed[c] for c in columns], dtype=bounds.dtype, device=bounds.device)
+    order = torch.tensor(free + columns, device=bounds.device).argsort()
+
+    def on_free(func):
+        return lambda x: func(torch.cat([x, values.expand(*x.shape[:-1], -1)], -1)[..., order])
+
+    return [(on_free(f), True) for f in funcs]
 
 
 def _reduce(constraints, fixed: dict[int, float], free: list[int], name: str):

@@ -6,6 +6,7 @@ import dataclasses
 import enum
 import math
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Union, runtime_checkable
@@ -13,7 +14,7 @@ from typing import Any, Protocol, Union, runtime_checkable
 import torch
 from torch import Tensor
 
-from acqopt.constraints import Polytope
+from acqopt.constraints import NonlinearConstraints, Polytope
 from acqopt.domain import Grid, normalize_grid
 from acqopt.counting import (
     BudgetExhausted,
@@ -33,6 +34,12 @@ class Status(str, enum.Enum):
     CONVERGED = "converged"
     BUDGET_EXHAUSTED = "budget exhausted"
     TIMED_OUT = "timed out"
+    INFEASIBLE = "infeasible"
+
+
+class InfeasibleCandidateWarning(UserWarning):
+    """No candidate satisfying the nonlinear constraints was found: the least-violating one is
+    returned (``OptimizeResult.status`` is "infeasible", ``info["violation"]`` its violation)."""
 
 
 @dataclass(frozen=True)
@@ -291,6 +298,7 @@ class BaseOptimizer:
         num_best: int = 0,
         discrete_dims: Mapping[int, list[float]] | None = None,
         cat_dims: Mapping[int, list[float]] | None = None,
+        nonlinear_inequality_constraints: list | None = None,
     ) -> OptimizeResult:
         """Maximises ``acq_function`` over ``bounds``.
 
@@ -315,6 +323,14 @@ class BaseOptimizer:
                 ``{column: allowed values}`` for ordered (integer, ordinal) and categorical
                 columns (:mod:`acqopt.domain`). Every evaluated and returned candidate takes
                 allowed values there; each method searches them as its docstring says.
+            nonlinear_inequality_constraints: BoTorch's ``[(callable, True)]``,
+                ``callable(x) >= 0`` for each of the ``q`` points (intra-point; inter-point
+                ones are a ``ValueError``). No feasible start is needed: every candidate is
+                restored onto the constraints before it is evaluated
+                (:class:`acqopt.constraints.NonlinearConstraints`) and every returned one
+                satisfies them to 1e-6; if none was found, the least-violating candidate is
+                returned with status "infeasible", ``info["violation"]`` and an
+                :class:`InfeasibleCandidateWarning`.
 
         Returns:
             An :class:`OptimizeResult` with the best candidate set ever evaluated.
@@ -341,13 +357,15 @@ class BaseOptimizer:
         polytope = Polytope(bounds, inequality_constraints, equality_constraints)
         grid = Grid(bounds, *normalize_grid(discrete_dims, cat_dims, bounds))
         check_constraints_off_grid(polytope, grid)
+        nonlinear = NonlinearConstraints(nonlinear_inequality_constraints, bounds,
+                                         frozen=grid.mask if grid else None)
         initial = check_initial_conditions(batch_initial_conditions, bounds, q)
         gen = as_generator(generator)  # last: None draws from the global RNG
         counter = CountingAcquisition(acq_function, budget=budget, timeout_sec=timeout_sec,
                                       fast=self.fast)
         problem = Problem(counter, bounds, q, polytope=polytope, initial=initial,
-                          patience=self.patience, grid=grid)
-        if initial is not None and (polytope or grid):
+                          patience=self.patience, grid=grid, nonlinear=nonlinear)
+        if initial is not None and (polytope or grid or nonlinear):
             problem.initial = problem.feasible(initial)
         seen: list[tuple[Tensor, Tensor]] = []
         if num_best > 0:
@@ -367,6 +385,10 @@ class BaseOptimizer:
                 f"timeout_sec={timeout_sec} passed before the first acquisition call; "
                 "give the method more time"
             )
+        if ((problem.best_u is None or not torch.isfinite(problem.best_value))
+                and problem.least_violating_u is not None
+                and torch.isfinite(problem.least_violating_value)):
+            return self._infeasible(problem, counter, start, num_best)
         if problem.best_u is None or not torch.isfinite(problem.best_value):
             raise RuntimeError(
                 f"method {self.name!r} found no candidate with a finite acquisition value in "
@@ -391,6 +413,33 @@ class BaseOptimizer:
 
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
         raise NotImplementedError
+
+    def _infeasible(self, problem: Problem, counter: CountingAcquisition, start: float,
+                    num_best: int) -> OptimizeResult:
+        """The result when no candidate met the nonlinear constraints: the least-violating one,
+        with a warning."""
+        message = (
+            f"nonlinear_inequality_constraints: no feasible candidate found in "
+            f"{counter.queries} queries; returning the least-violating one (largest "
+            f"violation {problem.least_violation:.3g})"
+        )
+        warnings.warn(message, InfeasibleCandidateWarning, stacklevel=3)
+        candidates = problem.to_bounds(problem.least_violating_u).clamp(problem.bounds[0],
+                                                                        problem.bounds[1])
+        value = problem.least_violating_value.detach()
+        rows = {} if num_best <= 0 else {"best_points": candidates.expand(num_best, -1, -1),
+                                         "best_values": value.expand(num_best)}
+        return OptimizeResult(
+            candidates=candidates.detach(),
+            acq_value=value,
+            counts=counter.counts,
+            trace=torch.tensor(problem.trace, dtype=torch.float64).reshape(-1, 2),
+            wall_time=time.perf_counter() - start,
+            status=Status.INFEASIBLE,
+            message=message,
+            info={**problem.info, "evaluator": counter.evaluator,
+                  "violation": problem.least_violation, **rows},
+        )
 
     def botorch_setting(self, num_restarts: int | None, raw_samples: int | None) -> dict:
         """Config fields for BoTorch's ``num_restarts`` and ``raw_samples`` (None: not given).

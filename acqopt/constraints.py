@@ -26,6 +26,7 @@ from torch import Tensor
 Constraint = tuple[Tensor, Tensor, float]
 
 FEASIBILITY_TOL = 1e-6
+RESTORE_TOL = 1e-9  # the restoration aims this far inside the nonlinear constraints
 
 
 def normalize_fixed_features(fixed_features: object, bounds: Tensor) -> dict[int, float]:
@@ -175,3 +176,226 @@ class Polytope:
                 "them (the projection did not converge)"
             )
         return x.clamp(0.0, 1.0)
+
+
+def check_nonlinear(constraints: object) -> list:
+    """BoTorch's ``nonlinear_inequality_constraints`` (``[(callable, is_intrapoint)]``,
+    ``callable(x) >= 0``) as a list of callables; raises ``ValueError`` naming what is wrong.
+    Inter-point constraints (``is_intrapoint=False``) are refused."""
+    name = "nonlinear_inequality_constraints"
+    if constraints is None:
+        return []
+    if not isinstance(constraints, Sequence) or isinstance(constraints, (str, Tensor)):
+        raise ValueError(f"{name}: expected a list of (callable, is_intrapoint) tuples")
+    funcs = []
+    for k, item in enumerate(constraints):
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise ValueError(f"{name}[{k}]: expected a tuple (callable, is_intrapoint)")
+        func, intra = item
+        if not callable(func):
+            raise ValueError(f"{name}[{k}]: the first element must be callable, got {func!r}")
+        if not isinstance(intra, bool):
+            raise ValueError(f"{name}[{k}]: is_intrapoint must be a bool, got {intra!r}")
+        if not intra:
+            raise ValueError(
+                f"{name}[{k}]: inter-point constraints (is_intrapoint=False) are not supported; "
+                "give constraints on one point (callable(x) with x of shape d)"
+            )
+        funcs.append(func)
+    return funcs
+
+
+class NonlinearConstraints:
+    """Intra-point constraints ``c_j(x) >= 0`` on each of the ``q`` points, with a restoration
+    that moves unit-cube points onto the set they define.
+
+    No feasible start is needed: every candidate a method proposes is first restored, by
+    minimum-norm Gauss-Newton steps on the violated constraints (the linearised constraints'
+    nearest point, ``delta = pinv(J_V) (-c_V)``, its length capped at ``max_step``), each
+    followed by the projection onto the box, the linear constraints and the grid
+    (``project``); a point already feasible does not move. This is the restoration phase of
+    Rosen's gradient projection method for nonlinear constraints; its simultaneous form over
+    the violated set is Chinneck's constraint consensus. Gradient methods then see the gradient
+    projected onto the tangent space of the constraints a restored point sits on
+    (:meth:`tangent`), as Rosen's method moves; population methods see their candidates
+    repaired. A point the restoration leaves infeasible by more than :data:`FEASIBILITY_TOL` is
+    never returned (the problem gives it the value ``-inf``).
+
+    The callables take one point in ``bounds`` coordinates (shape ``d``) and return a scalar,
+    as BoTorch's; they must be differentiable by autograd (torch operations). A callable that
+    also maps an ``N x d`` batch to ``N`` values is called once per batch; else it is batched
+    by ``torch.func.vmap``; else called one point at a time (the first way that agrees with
+    one call per point on three probe points).
+
+    References:
+        Rosen. The gradient projection method for nonlinear programming, part II: nonlinear
+        constraints. J. SIAM 9(4), 1961.
+        Chinneck. The constraint consensus method for finding approximately feasible points
+        in nonlinear programs. INFORMS J. Computing 16(3), 2004.
+
+    Args:
+        constraints: BoTorch's ``[(callable, True), ...]``.
+        bounds: ``2 x d`` box; the callables see points inside it.
+        frozen: A ``d`` bool mask of columns the restoration must not move (grid columns).
+        max_iter: Restoration steps at most.
+        max_step: The longest restoration step, in unit-cube units.
+    """
+
+    def __init__(self, constraints: object, bounds: Tensor, *, frozen: Tensor | None = None,
+                 max_iter: int = 50, max_step: float = 0.25) -> None:
+        self.funcs = check_nonlinear(constraints)
+        self.lower, self.scale = bounds[0], bounds[1] - bounds[0]
+        self.frozen = frozen
+        self.max_iter, self.max_step = max_iter, max_step
+        self._batched: list[str | None] = [None] * len(self.funcs)
+
+    def __bool__(self) -> bool:
+        return bool(self.funcs)
+
+    def values(self, U: Tensor) -> Tensor:
+        """``c_j`` at ``N x d`` unit-cube points: ``N x m`` (differentiable)."""
+        X = self.lower + U * self.scale
+        return torch.stack([self._call(j, X) for j in range(len(self.funcs))], dim=-1)
+
+    def violation(self, U: Tensor) -> Tensor:
+        """The largest violation ``max_j max(0, -c_j)`` per point of ``... x d``: shape ``...``
+        (``inf`` where a constraint is not finite)."""
+        return self._violation(self.values(U.reshape(-1, U.shape[-1]))).reshape(U.shape[:-1])
+
+    def restore(self, U: Tensor, project) -> Tensor:
+        """``... x d`` unit-cube points moved onto the constraints (no gradient): Gauss-Newton
+        steps on the violated ones (aiming ``RESTORE_TOL`` inside), each followed by ``project``
+        (onto the box, the linear constraints and the grid) and halved until it reduces the
+        point's distance to the constraints (to first order: violation over gradient norm,
+        which makes constraints of any scale comparable), until every constraint holds to
+        ``RESTORE_TOL``, no halving helps, or ``max_iter`` steps."""
+        shape = U.shape
+        U = U.detach().reshape(-1, shape[-1]).clone()
+        rows = torch.arange(U.shape[0], device=U.device)
+        for _ in range(self.max_iter):
+            with torch.no_grad():
+                rows = rows[self._violation(self.values(U[rows])) > RESTORE_TOL]
+            if rows.numel() == 0:
+                break
+            C, J = self._jacobian(U[rows])
+            J = J.nan_to_num(0.0, 0.0, 0.0)
+            norms = J.norm(dim=-1).clamp_min(torch.finfo(U.dtype).tiny)
+            residual = (RESTORE_TOL - C).clamp_min(0.0).nan_to_num(0.0, 0.0, 0.0)
+            J = J * (residual > 0).unsqueeze(-1)
+            delta = (torch.linalg.pinv(J) @ residual.unsqueeze(-1)).squeeze(-1)
+            delta = delta * (self.max_step / delta.norm(dim=-1, keepdim=True)).clamp(max=1.0)
+            delta = delta.nan_to_num(0.0, 0.0, 0.0)
+
+            def distance(C: Tensor, norms: Tensor) -> Tensor:
+                d = ((RESTORE_TOL - C).clamp_min(0.0) / norms).square().sum(-1)
+                return d.nan_to_num(float("inf"), float("inf"))
+
+            now = distance(C, norms)
+            moved = torch.zeros_like(rows, dtype=torch.bool)
+            pending = torch.arange(rows.numel(), device=U.device)
+            for halving in range(6):
+                trial = project(U[rows[pending]] + delta[pending] / 2**halving)
+                with torch.no_grad():
+                    better = distance(self.values(trial), norms[pending]) < now[pending]
+                U[rows[pending[better]]] = trial[better]
+                moved[pending[better]] = True
+                pending = pending[~better]
+                if pending.numel() == 0:
+                    break
+            rows = rows[moved]  # a point no step helped is left as it is
+        return U.reshape(shape)
+
+    @staticmethod
+    def _violation(C: Tensor) -> Tensor:
+        return (-C).clamp_min(0.0).nan_to_num(float("inf")).amax(-1)
+
+    def tangent(self, F: Tensor, grad: Tensor, moved: Tensor) -> Tensor:
+        """``grad`` (``... x d``, at restored points ``F``) projected onto the tangent space of
+        the constraints active at ``F`` (``c_j < FEASIBILITY_TOL``), for points the restoration
+        ``moved`` (``...``); unchanged elsewhere: the restoration's Jacobian there."""
+        rows = moved.reshape(-1).nonzero().flatten()
+        if rows.numel() == 0:
+            return grad
+        d = F.shape[-1]
+        g = grad.reshape(-1, d).clone()
+        C, J = self._jacobian(F.reshape(-1, d)[rows])
+        J = J * (C < FEASIBILITY_TOL).unsqueeze(-1)
+        step = (torch.linalg.pinv(J) @ (J @ g[rows].unsqueeze(-1))).squeeze(-1)
+        g[rows] = g[rows] - step.nan_to_num(0.0, 0.0, 0.0)
+        return g.reshape(grad.shape)
+
+    def _jacobian(self, U: Tensor) -> tuple[Tensor, Tensor]:
+        """``c`` (``N x m``) and its Jacobian in the unit cube (``N x m x d``), frozen columns
+        zeroed."""
+        with torch.enable_grad():
+            U = U.detach().requires_grad_(True)
+            C = self.values(U)
+            J = None
+            if C.requires_grad and C.shape[-1] > 1:  # all rows in one (vmapped) backward
+                eye = torch.eye(C.shape[-1], dtype=C.dtype, device=C.device)
+                try:
+                    (J,) = torch.autograd.grad(C, U, eye.unsqueeze(1).expand(-1, *C.shape),
+                                               retain_graph=True, is_grads_batched=True)
+                    J = J.transpose(0, 1)
+                except RuntimeError:  # an operation without a batching rule
+                    J = None
+            if J is None:
+                grads = []
+                for j in range(C.shape[-1]):
+                    g = (torch.autograd.grad(C[:, j].sum(), U, retain_graph=True,
+                                             allow_unused=True)[0] if C.requires_grad else None)
+                    grads.append(torch.zeros_like(U) if g is None else g)
+                J = torch.stack(grads, dim=1)
+        if self.frozen is not None:
+            J = J.masked_fill(self.frozen.to(J.device), 0.0)
+        return C.detach(), J
+
+    def _call(self, j: int, X: Tensor) -> Tensor:
+        """Constraint ``j`` at ``N x d`` points (bounds coordinates): ``N`` values."""
+        func = self.funcs[j]
+        if X.shape[0] == 0:
+            return X.new_empty(0)
+        if self._batched[j] is None:
+            self._batched[j] = self._probe(j, X)
+        if self._batched[j] == "batch":
+            return func(X).reshape(-1).to(X)
+        if self._batched[j] == "vmap":
+            return torch.func.vmap(func)(X).reshape(-1).to(X)
+        return self._loop(j, X)
+
+    def _probe(self, j: int, X: Tensor) -> str:
+        """How to call constraint ``j`` on many points: "batch" (the callable itself takes an
+        ``N x d`` batch and returns ``N`` values), "vmap", or "loop" (one point at a time),
+        the first that agrees with one call per point on three points."""
+        func = self.funcs[j]
+        i = torch.arange(3, dtype=X.dtype, device=X.device).unsqueeze(-1)
+        k = torch.arange(X.shape[-1], dtype=X.dtype, device=X.device)
+        probe = self.lower + self.scale * torch.frac(0.31 + 0.23 * i + 0.17 * k)  # inside
+        looped = self._loop(j, probe)
+        for how, call in (("batch", func), ("vmap", torch.func.vmap(func))):
+            try:
+                out = torch.as_tensor(call(probe))
+            except Exception:  # noqa: BLE001 - not batchable: shapes, .item(), control flow
+                continue
+            if out.shape == (3,) and torch.allclose(out.to(looped), looped, equal_nan=True):
+                return how
+        return "loop"
+
+    def _loop(self, j: int, X: Tensor) -> Tensor:
+        out = []
+        for x in X:
+            try:
+                c = self.funcs[j](x)
+            except Exception as e:
+                raise ValueError(
+                    f"nonlinear_inequality_constraints[{j}]: calling it on one point (a tensor "
+                    f"of shape ({X.shape[-1]},)) failed: {type(e).__name__}: {e}"
+                ) from e
+            c = torch.as_tensor(c, dtype=X.dtype, device=X.device)
+            if c.numel() != 1:
+                raise ValueError(
+                    f"nonlinear_inequality_constraints[{j}]: expected a scalar for one point of "
+                    f"shape ({X.shape[-1]},), got shape {tuple(c.shape)}"
+                )
+            out.append(c.reshape(()))
+        return torch.stack(out) if out else X.new_empty(0)

@@ -18,6 +18,7 @@ from botorch.acquisition import AcquisitionFunction
 from torch import Tensor
 
 from acqopt.closed_form import agrees, closed_form_acquisition
+from acqopt.constraints import FEASIBILITY_TOL
 
 
 class BudgetExhausted(RuntimeError):
@@ -257,7 +258,12 @@ class Problem:
     evaluated, and the projected point is what is recorded: every evaluated and every returned
     point is feasible, for every method. With a ``grid`` (:class:`acqopt.domain.Grid`), every
     candidate's grid columns are then rounded to their nearest allowed values in the same way,
-    and gradients along grid columns are zero.
+    and gradients along grid columns are zero. With ``nonlinear`` constraints
+    (:class:`acqopt.constraints.NonlinearConstraints`), every candidate is then restored onto
+    them; gradients are projected onto the tangent space of the constraints a restored point
+    sits on, and a candidate the restoration leaves infeasible gets the value ``-inf`` (the
+    least-violating one is kept in ``least_violation``/``least_violating_u``/
+    ``least_violating_value``).
 
     Args:
         counter: The counting wrapper around the user's acquisition function.
@@ -265,6 +271,7 @@ class Problem:
         q: The number of candidates in one query.
         polytope: Linear constraints (:class:`acqopt.constraints.Polytope`), or None.
         grid: Integer/discrete and categorical columns (:class:`acqopt.domain.Grid`), or None.
+        nonlinear: Nonlinear inequality constraints, or None.
         initial: Warm starts, ``b x q x d`` in the unit cube (BoTorch's
             ``batch_initial_conditions``), or None; see :func:`acqopt.design.initial_points`.
         patience: The stall stop, in queries, or None for none. After an evaluation that leaves
@@ -281,7 +288,7 @@ class Problem:
 
     def __init__(self, counter: CountingAcquisition, bounds: Tensor, q: int,
                  polytope=None, initial: Tensor | None = None,
-                 patience: int | None = None, grid=None) -> None:
+                 patience: int | None = None, grid=None, nonlinear=None) -> None:
         self.counter = counter
         self.bounds = bounds
         self.q = q
@@ -293,6 +300,10 @@ class Problem:
         self.trace: list[tuple[int, float]] = []
         self.polytope = polytope if polytope else None
         self.grid = grid if grid else None
+        self.nonlinear = nonlinear if nonlinear else None
+        self.least_violation = float("inf")
+        self.least_violating_u: Tensor | None = None
+        self.least_violating_value: Tensor | None = None
         self.initial = initial
         self.observers: list = []
         self.info: dict = {}
@@ -330,6 +341,8 @@ class Problem:
         with torch.no_grad():
             U = self.feasible(U)
             values = self._clean(self.counter(self.to_bounds(U)))
+            if self.nonlinear is not None:
+                values = self._mask_infeasible(U, values)
         self._record(U, values)
         return values
 
@@ -339,8 +352,14 @@ class Problem:
         return initial
 
     def feasible(self, U: Tensor) -> Tensor:
-        """``U`` (``... x d``) projected onto the linear constraints and rounded onto the
-        grid (unchanged without either)."""
+        """``U`` (``... x d``) projected onto the linear constraints, rounded onto the grid and
+        restored onto the nonlinear constraints (unchanged without any)."""
+        U = self._linear(U)
+        if self.nonlinear is None:
+            return U
+        return self.nonlinear.restore(U, lambda V: self._linear(V.clamp(0.0, 1.0)))
+
+    def _linear(self, U: Tensor) -> Tensor:
         if self.polytope is not None:
             U = self.polytope.project(U)
         return U if self.grid is None else self.grid.round(U.clamp(0.0, 1.0))
@@ -349,7 +368,7 @@ class Problem:
         """Unit-cube points, flat (``b x q*d``) or not, projected onto the feasible set: the
         cube, the linear constraints and the grid, if any. Local searches keep their iterates
         here."""
-        if self.polytope is None and self.grid is None:
+        if self.polytope is None and self.grid is None and self.nonlinear is None:
             return U.clamp(0.0, 1.0)
         shape = U.shape
         return self.feasible(U.reshape(*shape[:-1], -1, self.d).clamp(0.0, 1.0)).reshape(shape)
@@ -360,6 +379,8 @@ class Problem:
         Non-finite values come back as ``-inf`` with a zero gradient.
         """
         U = U.detach()
+        if self.nonlinear is not None:
+            return self._value_and_grad_restored(U)
         if self.polytope is None:
             F = U if self.grid is None else self.feasible(U)
             raw, grad = self.counter.value_and_grad(self.to_bounds(F))
@@ -377,6 +398,40 @@ class Problem:
         grad = torch.where(torch.isfinite(values)[:, None, None], grad, 0.0).nan_to_num(0.0, 0.0, 0.0)
         self._record(F, values)
         return values, grad
+
+    def _value_and_grad_restored(self, U: Tensor) -> tuple[Tensor, Tensor]:
+        """:meth:`value_and_grad` with nonlinear constraints: the gradient at the restored
+        point, projected onto the active constraints' tangent space where the restoration
+        moved the point, then through the linear projection by autograd."""
+        track = self.polytope is not None
+        with torch.enable_grad():
+            V = U.requires_grad_(track)
+            L = self._linear(V)
+        start = L.detach()
+        F = self.nonlinear.restore(start, lambda W: self._linear(W.clamp(0.0, 1.0)))
+        raw, grad = self.counter.value_and_grad(self.to_bounds(F))
+        grad = grad * self.scale
+        if self.grid is not None:
+            grad = grad.masked_fill(self.grid.mask, 0.0)
+        grad = self.nonlinear.tangent(F, grad, (F != start).any(-1))
+        if track:
+            (grad,) = torch.autograd.grad(L, V, grad_outputs=grad)
+        values = self._mask_infeasible(F, self._clean(raw.detach()))
+        grad = torch.where(torch.isfinite(values)[:, None, None], grad, 0.0).nan_to_num(0.0, 0.0, 0.0)
+        self._record(F, values)
+        return values, grad
+
+    def _mask_infeasible(self, F: Tensor, values: Tensor) -> Tensor:
+        """``values`` with ``-inf`` where a candidate (``b x q x d``) violates a nonlinear
+        constraint by more than FEASIBILITY_TOL; keeps the least-violating one."""
+        with torch.no_grad():
+            violation = self.nonlinear.violation(F).amax(-1)
+        i = int(violation.argmin())
+        if float(violation[i]) < self.least_violation:
+            self.least_violation = float(violation[i])
+            self.least_violating_u = F[i].detach().clone()
+            self.least_violating_value = values[i].detach().clone()
+        return torch.where(violation <= FEASIBILITY_TOL, values, float("-inf"))
 
     def _clean(self, values: Tensor) -> Tensor:
         values = values.reshape(-1).to(self.dtype)

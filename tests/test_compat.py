@@ -164,8 +164,8 @@ def test_post_processing_is_applied_and_revalued(logei):
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(options={"nonsense": 1}), "options: unknown key 'nonsense'"),
-    (dict(nonlinear_inequality_constraints=[(lambda x: x.sum(), True)]),
-     "nonlinear_inequality_constraints"),
+    (dict(nonlinear_inequality_constraints=[(lambda x: x.sum(), False)]),
+     r"nonlinear_inequality_constraints\[0\]: inter-point"),
     (dict(gen_candidates=object()), "gen_candidates"),
     (dict(sequential="yes"), "sequential: expected a bool"),
     (dict(inequality_constraints=[(torch.tensor([[0, 0], [1, 1]]), torch.ones(2), 0.0)]),
