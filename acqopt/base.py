@@ -406,7 +406,8 @@ class BaseOptimizer:
             wall_time=time.perf_counter() - start,
             status=status,
             message=message,
-            info={**problem.info, "evaluator": counter.evaluator, **(
+            info={**problem.info, "evaluator": counter.evaluator,
+                  "acq_seconds": counter.seconds, **(
                 {} if counter.approximation_error is None
                 else {"approximation_error": counter.approximation_error})},
         )
@@ -438,7 +439,8 @@ class BaseOptimizer:
             status=Status.INFEASIBLE,
             message=message,
             info={**problem.info, "evaluator": counter.evaluator,
-                  "violation": problem.least_violation, **rows},
+                  "acq_seconds": counter.seconds, "violation": problem.least_violation,
+                  **rows},
         )
 
     def botorch_setting(self, num_restarts: int | None, raw_samples: int | None) -> dict:

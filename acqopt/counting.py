@@ -99,6 +99,10 @@ class CountingAcquisition(AcquisitionFunction):
         self.queries = 0
         self.grad_queries = 0
         self.calls = 0
+        # Seconds spent evaluating the acquisition (forward passes and, through _Clock marks,
+        # the backward passes of its autograd graph): what a method's wall time is not.
+        self.seconds = 0.0
+        self._backward_started = 0.0
         self._deadline = None if timeout_sec is None else time.monotonic() + timeout_sec
 
     @property
@@ -115,10 +119,16 @@ class CountingAcquisition(AcquisitionFunction):
         n = self._admit(X)
         wants_grad = torch.is_grad_enabled() and X.requires_grad
         rows = self._rows_per_chunk(X)
-        if wants_grad or X.dim() != 3 or X.shape[0] <= rows:
+        start = time.perf_counter()
+        if wants_grad:  # marks that time the backward pass through the acquisition too
+            values = self.acq_function(_Clock.apply(X, self, False))
+            if isinstance(values, Tensor) and values.requires_grad:
+                values = _Clock.apply(values, self, True)
+        elif X.dim() != 3 or X.shape[0] <= rows:
             values = self.acq_function(X)  # an exception here propagates, nothing is counted
         else:  # a large batch without gradients (raw samples): in chunks, one call counted
             values = torch.cat([self.acq_function(chunk) for chunk in X.split(rows)])
+        self.seconds += time.perf_counter() - start
         self._check_output(X, values, wants_grad)
         self._count(n, wants_grad)
         if self._checking:
@@ -137,7 +147,9 @@ class CountingAcquisition(AcquisitionFunction):
                 (grad,) = torch.autograd.grad(values.sum(), X)
             return values.detach(), grad
         n = self._admit(X)
+        start = time.perf_counter()
         values, grad = direct(X)
+        self.seconds += time.perf_counter() - start
         self._check_output(X, values, False)
         self._count(n, True)
         return values, grad
@@ -219,10 +231,36 @@ class CountingAcquisition(AcquisitionFunction):
     def set_X_pending(self, X_pending: Tensor | None = None) -> None:
         self.acq_function.set_X_pending(X_pending)
 
+    @property
+    def X_pending(self) -> Tensor | None:
+        """The wrapped acquisition's pending points (BoTorch's sequential selection reads
+        them)."""
+        return getattr(self.acq_function, "X_pending", None)
+
 
 # Bytes the temporaries of one raw-sample evaluation may take (CountingAcquisition chunks the
 # batch under it): 1 GiB on the CPU, a quarter of the free memory on a GPU.
 CPU_MEMORY_BOUND = 1 << 30
+
+
+class _Clock(torch.autograd.Function):
+    """An identity that times the backward pass between two marks: the output's mark runs
+    first in the backward pass, the input's last; the time between goes to
+    ``counter.seconds``."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, counter: CountingAcquisition, output: bool) -> Tensor:
+        ctx.counter, ctx.output = counter, output
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        now = time.perf_counter()
+        if ctx.output:
+            ctx.counter._backward_started = now
+        else:
+            ctx.counter.seconds += now - ctx.counter._backward_started
+        return grad, None, None
 
 
 def memory_bound(device: torch.device) -> int:
