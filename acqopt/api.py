@@ -140,11 +140,15 @@ class OptimizeAcqfInputs:
     def configure(self) -> tuple[BaseOptimizer, GeneratorLike, int | None]:
         """The configured optimizer, the generator (``options["seed"]`` when no generator was
         given) and the budget (BoTorch's spend at ``num_restarts``/``raw_samples`` for a
-        method that needs a budget, when none was given)."""
+        method that needs a budget, or with nonlinear constraints, when none was given)."""
         optimizer, seed = _configure(self.method, self.num_restarts, self.raw_samples,
                                      self.options, dict(self.method_options))
         budget = self.budget
-        if budget is None and (self.num_restarts or self.raw_samples) and not optimizer.converges():
+        # With nonlinear constraints even a converging method gets a budget: each of its
+        # steps is restored onto the constraints, and a local search that keeps landing off
+        # them may take very long to meet its own stopping rule.
+        bounded = not optimizer.converges() or bool(self.nonlinear_inequality_constraints)
+        if budget is None and (self.num_restarts or self.raw_samples) and bounded:
             # What BoTorch spends at this setting, per sequential step, and at least what the
             # method needs (e.g. its own raw samples when only num_restarts is given).
             d = self.bounds.shape[-1]

@@ -214,3 +214,18 @@ def test_how_a_callable_is_batched():
     assert checks._batched == [how for _, how in calls]
     expected = torch.stack([torch.stack([f(u) for u in U]) for f, _ in calls], dim=-1)
     assert torch.allclose(C, expected)
+
+
+def test_the_drop_in_bounds_a_converging_method_with_nonlinear_constraints(logei):
+    from acqopt.api import OptimizeAcqfInputs
+    from acqopt.base import QUERIES_PER_RESTART
+
+    call = dict(acq_function=logei, bounds=BOUNDS, num_restarts=4, raw_samples=64)
+    assert OptimizeAcqfInputs(**call).configure()[2] is None  # lbfgs stops by itself
+    _, _, budget = OptimizeAcqfInputs(**call,
+                                      nonlinear_inequality_constraints=CONSTRAINTS).configure()
+    assert budget == 64 + QUERIES_PER_RESTART * 4
+    counter = CountingAcquisition(logei)
+    acqopt.optimize_acqf(counter, BOUNDS, 1, 4, 64, generator=0,
+                         nonlinear_inequality_constraints=CONSTRAINTS)
+    assert counter.queries <= budget
