@@ -368,10 +368,10 @@ class BaseOptimizer:
         if initial is not None and (polytope or grid or nonlinear):
             problem.initial = problem.feasible(initial)
         seen: list[tuple[Tensor, Tensor]] = []
-        if num_best > 0:
-            problem.observers.append(lambda U, v: seen.append((U.detach(), v.detach())))
+        record = (lambda U, v: seen.append((U.detach(), v.detach()))) if num_best > 0 else None
         try:
-            status, message = self._run(problem, gen)
+            with problem.observing(record):
+                status, message = self._run(problem, gen)
         except BudgetExhausted as e:
             if e.counter is not counter:  # raised inside the acquisition: not our budget
                 raise

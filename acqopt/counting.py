@@ -7,6 +7,7 @@ would take the total past the budget, so no method can overspend by even one que
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from copy import deepcopy
@@ -320,7 +321,8 @@ class Problem:
 
     Attributes:
         observers: Callables ``f(U, values)`` called after every evaluation with the evaluated
-            unit-cube candidates (``b x q x d``) and their cleaned values (``b``).
+            unit-cube candidates (``b x q x d``) and their cleaned values (``b``); add one for
+            a block with :meth:`observing`.
         info: What the method reports as data (copied to ``OptimizeResult.info``).
     """
 
@@ -348,6 +350,19 @@ class Problem:
         self.patience = patience
         self._improved_at = 0  # queries when the best last rose by more than STALL_FTOL
         self._improved_value = float("-inf")
+
+    @contextlib.contextmanager
+    def observing(self, observer):
+        """Calls ``observer(U, values)`` after every evaluation inside the ``with`` block
+        (None: nothing), and stops calling it when the block ends, however it ends."""
+        if observer is None:
+            yield
+            return
+        self.observers.append(observer)
+        try:
+            yield
+        finally:
+            self.observers.remove(observer)
 
     @property
     def dtype(self) -> torch.dtype:

@@ -364,3 +364,16 @@ def test_near_equal_far_from_data_returns_the_peak_away_from_the_training_inputs
     assert torch.allclose(best.candidates, torch.tensor([[0.2, 0.2]], dtype=torch.float64),
                           atol=1e-3)
     assert 0 < float(best.acq_value) - float(far.acq_value) <= 1e-3
+
+
+def test_an_observer_is_removed_however_its_block_ends():
+    from acqopt.counting import BudgetExhausted, CountingAcquisition, Problem
+
+    bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    problem = Problem(CountingAcquisition(lambda X: -(X**2).sum((-1, -2)), budget=4), bounds, 1)
+    seen = []
+    with pytest.raises(BudgetExhausted):
+        with problem.observing(lambda U, v: seen.append(v)):
+            problem.value(torch.zeros(3, 1, 2, dtype=torch.float64))
+            problem.value(torch.zeros(3, 1, 2, dtype=torch.float64))
+    assert len(seen) == 1 and problem.observers == []

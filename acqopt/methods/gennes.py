@@ -223,13 +223,12 @@ class GENNESPolish(GENNES):
 
     def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
         seen: list[tuple[Tensor, Tensor]] = []
-        problem.observers.append(lambda U, values: seen.append((U.detach(), values.detach())))
         total = problem.remaining if problem.remaining is not None else self.default_budget_queries
-        evaluate_warm_starts(problem)
-        total -= len(seen) and seen[0][0].shape[0]
-        keep = max(self.polish_points, int(self.polish_fraction * total))
-        steps = self._train(problem, generator, total - keep)
-        problem.observers.pop()
+        with problem.observing(lambda U, values: seen.append((U.detach(), values.detach()))):
+            evaluate_warm_starts(problem)
+            total -= len(seen) and seen[0][0].shape[0]
+            keep = max(self.polish_points, int(self.polish_fraction * total))
+            steps = self._train(problem, generator, total - keep)
         U = torch.cat([u for u, _ in seen])
         values = torch.cat([v for _, v in seen])
         starts = distinct_best(U, values, self.polish_points, self.distinct)
