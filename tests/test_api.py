@@ -14,7 +14,7 @@ import acqopt
 from acqopt.counting import BudgetExhausted, CountingAcquisition
 from acqopt.methods.multistart import MAX_WIDTH
 from acqopt.testing import Bumps
-from tests.conftest import gp_logei
+from tests.helpers import gp_logei
 
 UNIT4 = torch.stack([torch.zeros(4), torch.ones(4)]).double()
 

@@ -15,7 +15,7 @@ import acqopt
 from acqopt import CountingAcquisition
 from acqopt.base import QUERIES_PER_RESTART
 from acqopt.constraints import Polytope
-from tests.conftest import METHODS, gp_logei
+from tests.helpers import METHODS, gp_logei
 
 D = 3
 BOUNDS = torch.tensor([[0.0] * D, [1.0] * D], dtype=torch.float64)
@@ -181,14 +181,20 @@ def test_unsupported_combinations_are_named_errors(kwargs, match, logei):
         acqopt.optimize_acqf(logei, BOUNDS, 1, 4, 64, **{"generator": 0, **kwargs})
 
 
-def test_options_map_onto_fields():
-    from acqopt.api import _configure
+def test_options_map_onto_fields(logei):
+    from acqopt.api import OptimizeAcqfInputs
 
-    opt, seed = _configure("lbfgs", 7, 300, {"maxiter": 30, "sample_around_best": False,
-                                             "seed": 5, "batch_limit": 2}, {})
+    def configured(method, restarts, raw, options):
+        inputs = OptimizeAcqfInputs(acq_function=logei, bounds=BOUNDS, num_restarts=restarts,
+                                    raw_samples=raw, options=options, method=method)
+        optimizer, generator, _ = inputs.configure()
+        return optimizer, generator
+
+    opt, seed = configured("lbfgs", 7, 300, {"maxiter": 30, "sample_around_best": False,
+                                             "seed": 5, "batch_limit": 2})
     assert (opt.num_restarts, opt.raw_samples, opt.local.max_iter, opt.design, seed) == (
         7, 300, 30, "sobol", 5)
-    opt, _ = _configure("cma-lbfgs", 4, 100, {"maxiter": 20}, {})
+    opt, _ = configured("cma-lbfgs", 4, 100, {"maxiter": 20})
     assert (opt.max_restarts, opt.raw_samples, opt.local.max_iter) == (3, 100, 20)
 
 

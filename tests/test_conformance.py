@@ -9,7 +9,7 @@ import torch
 
 import acqopt
 from acqopt.testing import Bumps
-from conftest import DTYPES, METHODS, gp_logei
+from tests.helpers import DTYPES, METHODS, gp_logei
 
 BUDGET = 1500
 

@@ -44,7 +44,7 @@ def run(snippet: str, name: str, namespace: dict | None = None) -> dict:
 
 def swap_names() -> dict:
     """What the swap snippet assumes: a fitted ``model``, its ``train_Y`` and ``bounds``."""
-    from conftest import gp_logei
+    from tests.helpers import gp_logei
 
     model = gp_logei(d=3, n=15).model
     return {"model": model, "train_Y": model.train_targets.unsqueeze(-1),

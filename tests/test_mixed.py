@@ -13,7 +13,7 @@ from botorch.optim import optimize_acqf_discrete as botorch_discrete
 import acqopt
 from acqopt.domain import Grid, normalize_grid
 from acqopt.testing import MixedBumps
-from conftest import METHODS
+from tests.helpers import METHODS
 
 BUDGET = 1500
 GRID = dict(discrete_dims=MixedBumps.discrete_dims, cat_dims=MixedBumps.cat_dims)

@@ -14,7 +14,7 @@ import acqopt
 from acqopt import CountingAcquisition
 from acqopt.base import InfeasibleCandidateWarning, Status
 from acqopt.constraints import NonlinearConstraints
-from tests.conftest import METHODS, gp_logei
+from tests.helpers import METHODS, gp_logei
 
 D = 3
 BOUNDS = torch.tensor([[0.0] * D, [1.0] * D], dtype=torch.float64)

@@ -1,0 +1,23 @@
+"""What several test modules share (imported as ``tests.helpers``; pytest's conftest is for
+fixtures only)."""
+
+from __future__ import annotations
+
+import torch
+
+import acqopt
+from acqopt.bo import fit_gp, make_acquisition
+
+METHODS = acqopt.available_methods()
+DTYPES = [torch.float32, torch.float64]
+
+
+def gp_logei(d: int = 4, n: int = 20, seed: int = 0, kind: str = "logei", dtype=torch.float64):
+    """A LogEI (or EI) on a GP fitted to a multimodal function in the unit cube."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, d, generator=g, dtype=dtype)
+    Y = (torch.sin(6 * X).sum(-1) - ((X - 0.6) ** 2).sum(-1)).unsqueeze(-1)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = fit_gp(X, Y)
+    return make_acquisition(model, kind)
