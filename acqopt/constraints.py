@@ -324,6 +324,20 @@ class NonlinearConstraints:
         g[rows] = g[rows] - step.nan_to_num(0.0, 0.0, 0.0)
         return g.reshape(grad.shape)
 
+    def steer(self, X: Tensor, D: Tensor) -> Tensor:
+        """Search directions ``D`` (``N x d``) from points ``X`` on the constraints, with the
+        components that would leave a constraint active at ``X`` (``c_j < FEASIBILITY_TOL``
+        and ``D . grad c_j < 0``) removed: Rosen's projected direction, so that a step leaves
+        the set only by the constraints' curvature."""
+        C, J = self._jacobian(X)
+        J = J * ((C < FEASIBILITY_TOL) & ((J @ D.unsqueeze(-1)).squeeze(-1) < 0)).unsqueeze(-1)
+        rows = J.flatten(1).any(-1).nonzero().flatten()
+        if rows.numel() == 0:
+            return D
+        Jr = J[rows]
+        step = (torch.linalg.pinv(Jr) @ (Jr @ D[rows].unsqueeze(-1))).squeeze(-1)
+        return D.index_put((rows,), D[rows] - step.nan_to_num(0.0, 0.0, 0.0))
+
     def _jacobian(self, U: Tensor) -> tuple[Tensor, Tensor]:
         """``c`` (``N x m``) and its Jacobian in the unit cube (``N x m x d``), frozen columns
         zeroed."""

@@ -426,6 +426,15 @@ class Problem:
         shape = U.shape
         return self.feasible(U.reshape(*shape[:-1], -1, self.d).clamp(0.0, 1.0)).reshape(shape)
 
+    def steer(self, x: Tensor, d: Tensor) -> Tensor:
+        """Search directions ``d`` from iterates ``x`` (both flat, ``b x q*d``), with the
+        components that would leave an active nonlinear constraint removed (unchanged
+        without nonlinear constraints)."""
+        if self.nonlinear is None or d.numel() == 0:
+            return d
+        steered = self.nonlinear.steer(x.reshape(-1, self.d), d.reshape(-1, self.d))
+        return steered.reshape(d.shape)
+
     def value_and_grad(self, U: Tensor) -> tuple[Tensor, Tensor]:
         """Values (``b``) and gradients w.r.t. ``U`` (``b x q x d``) in one batched call.
 

@@ -229,3 +229,13 @@ def test_the_drop_in_bounds_a_converging_method_with_nonlinear_constraints(logei
     acqopt.optimize_acqf(counter, BOUNDS, 1, 4, 64, generator=0,
                          nonlinear_inequality_constraints=CONSTRAINTS)
     assert counter.queries <= budget
+
+
+def test_steer_removes_only_the_outward_normal_component():
+    bounds = torch.tensor([[-2.0, -2.0], [2.0, 2.0]], dtype=torch.float64)
+    ring = NonlinearConstraints([(lambda x: 1.0 - (x**2).sum(-1), True)], bounds)
+    X = torch.tensor([[0.75, 0.5], [0.75, 0.5], [0.5, 0.5]], dtype=torch.float64)
+    D = torch.tensor([[1.0, 1.0], [-1.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
+    steered = ring.steer(X, D)
+    assert torch.allclose(steered[0], torch.tensor([0.0, 1.0], dtype=torch.float64))  # outward
+    assert torch.equal(steered[1:], D[1:])  # inward, and inside the set: unchanged

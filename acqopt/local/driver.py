@@ -82,7 +82,7 @@ def descend(
     active = torch.isfinite(h)
     if gtol is not None:
         active &= projected_grad_norm(x, g) > gtol
-    d, slope, first = direction.compute(d_state, active, x, g)
+    d, slope, first = _compute(problem, direction, d_state, active, x, g)
     rule.begin(r_state, active, d, slope, first)
     called = False
     while True:
@@ -122,7 +122,7 @@ def descend(
             begun &= torch.isfinite(h)
             if gtol is not None:
                 begun &= projected_grad_norm(x, g) > gtol
-            d_new, slope, first = direction.compute(d_state, begun, x, g)
+            d_new, slope, first = _compute(problem, direction, d_state, begun, x, g)
             d = torch.where(begun[:, None], d_new, d)
             rule.begin(r_state, begun, d, slope, first)
             active = active | begun
@@ -150,7 +150,7 @@ def descend(
         done &= moved
         active &= ~done
         renew = moved & ~done
-        d_new, slope, first = direction.compute(d_state, renew, x, g)
+        d_new, slope, first = _compute(problem, direction, d_state, renew, x, g)
         d = torch.where(renew[:, None], d_new, d)
         rule.begin(r_state, renew, d, slope, first)
     if replaced:
@@ -159,6 +159,21 @@ def descend(
         iterations = torch.cat([r[2] for r in replaced] + [iterations])
         active = torch.cat([torch.zeros_like(r[2], dtype=torch.bool) for r in replaced] + [active])
     return LocalResult(best_x.reshape(-1, *shape[1:]), -best_h, iterations, active)
+
+
+def _compute(problem: Problem, direction, state, mask: Tensor, x: Tensor, g: Tensor):
+    """``direction.compute``; with nonlinear constraints, each new direction is steered along
+    the constraints active at its iterate (:meth:`Problem.steer`) where it still descends."""
+    d, slope, first = direction.compute(state, mask, x, g)
+    if problem.nonlinear is None or not bool(mask.any()):
+        return d, slope, first
+    rows = mask.nonzero().flatten()
+    steered = problem.steer(x[rows], d[rows])
+    steered_slope = (steered * g[rows]).sum(-1)
+    keep = (steered_slope < 0).unsqueeze(-1)
+    d = d.index_put((rows,), torch.where(keep, steered, d[rows]))
+    slope = slope.index_put((rows,), torch.where(keep[:, 0], steered_slope, slope[rows]))
+    return d, slope, first
 
 
 def reset_rows(state, fresh, mask: Tensor) -> None:
