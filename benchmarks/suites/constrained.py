@@ -162,8 +162,9 @@ def report(records: list[dict], path: Path, profile: str) -> str:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
         groups[(r["problem"], r["method"])].append(r)
-    lines = ["| problem | method | runs | feasible | LogEI | vs botorch (w/t/l, p) "
-             "| queries | time s | time / botorch |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| problem | method | runs | feasible | LogEI | LogEI - botorch "
+             "| vs botorch (w/t/l, p) | queries | time s | time / botorch |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for (name, method), rs in sorted(groups.items()):
         rs = sorted(rs, key=lambda r: r["seed"])
         feasible = sum(r["violation"] <= TOL for r in rs)
@@ -176,7 +177,8 @@ def report(records: list[dict], path: Path, profile: str) -> str:
             versus = f"{w}/{t}/{l_}, p = {p:.2g}"
             ratio = fmt([r["wall_time"] / r["botorch_wall_time"] for r in rs], 2)
         lines.append(f"| {name} | {method} | {len(rs)} | {feasible}/{len(rs)} "
-                     f"| {fmt([r['logei_value'] for r in rs])} | {versus} "
+                     f"| {fmt([r['logei_value'] for r in rs])} "
+                     f"| {fmt([r['logei_value'] - r['botorch_value'] for r in rs], 2)} | {versus} "
                      f"| {median(r['queries'] for r in rs):.0f} "
                      f"| {fmt([r['wall_time'] for r in rs], 2)} | {ratio} |")
     return (
