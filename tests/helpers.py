@@ -21,3 +21,18 @@ def gp_logei(d: int = 4, n: int = 20, seed: int = 0, kind: str = "logei", dtype=
         torch.manual_seed(seed)
         model = fit_gp(X, Y)
     return make_acquisition(model, kind)
+
+
+class Spy(torch.nn.Module):
+    """Answers as ``acq`` does and keeps every point it was asked about (``seen``, rows of
+    ``d``); exposes ``acq``'s model, as BoTorch acquisitions do."""
+
+    def __init__(self, acq: torch.nn.Module) -> None:
+        super().__init__()
+        self.acq = acq
+        self.model = acq.model
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        self.seen.append(X.detach().reshape(-1, X.shape[-1]))
+        return self.acq(X)

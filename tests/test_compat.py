@@ -15,7 +15,7 @@ import acqopt
 from acqopt import CountingAcquisition
 from acqopt.base import QUERIES_PER_RESTART
 from acqopt.constraints import Polytope
-from tests.helpers import METHODS, gp_logei
+from tests.helpers import METHODS, Spy, gp_logei
 
 D = 3
 BOUNDS = torch.tensor([[0.0] * D, [1.0] * D], dtype=torch.float64)
@@ -57,22 +57,12 @@ def test_tutorial_call_with_options_and_global_seed(method, logei):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_linear_constraints_hold_for_every_evaluated_point(method, logei):
-    seen = []
-
-    class Spy(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = logei.model
-
-        def forward(self, X):
-            seen.append(X.detach().reshape(-1, D))
-            return logei(X)
-
-    x, v = acqopt.optimize_acqf(Spy(), BOUNDS, 1, 4, 64, inequality_constraints=INEQ,
+    spy = Spy(logei)
+    x, v = acqopt.optimize_acqf(spy, BOUNDS, 1, 4, 64, inequality_constraints=INEQ,
                                 equality_constraints=EQ, method=method, generator=0)
     polytope = Polytope(BOUNDS, INEQ, EQ)
     assert float(polytope.violation(x)) <= 1e-6
-    assert float(polytope.violation(torch.cat(seen)).max()) <= 1e-6
+    assert float(polytope.violation(torch.cat(spy.seen)).max()) <= 1e-6
     assert float(v) == pytest.approx(float(logei(x.unsqueeze(0))), abs=1e-9)
 
 

@@ -14,7 +14,7 @@ import acqopt
 from acqopt import CountingAcquisition
 from acqopt.base import InfeasibleCandidateWarning, Status
 from acqopt.constraints import NonlinearConstraints
-from tests.helpers import METHODS, gp_logei
+from tests.helpers import METHODS, Spy, gp_logei
 
 D = 3
 BOUNDS = torch.tensor([[0.0] * D, [1.0] * D], dtype=torch.float64)
@@ -54,20 +54,10 @@ def test_every_method_returns_a_feasible_point_without_feasible_starts(method, l
 
 
 def test_restored_candidates_are_what_is_evaluated(logei):
-    seen = []
-
-    class Spy(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = logei.model
-
-        def forward(self, X):
-            seen.append(X.detach().reshape(-1, D))
-            return logei(X)
-
-    acqopt.optimize_acqf(Spy(), BOUNDS, 1, 4, 64, generator=0,
+    spy = Spy(logei)
+    acqopt.optimize_acqf(spy, BOUNDS, 1, 4, 64, generator=0,
                          nonlinear_inequality_constraints=CONSTRAINTS)
-    X = torch.cat(seen)
+    X = torch.cat(spy.seen)
     feasible = torch.tensor([violation(x) <= 1e-6 for x in X])
     assert feasible.float().mean() > 0.99  # raw samples included: they were restored first
 
