@@ -263,18 +263,25 @@ class NonlinearConstraints:
         return self._violation(self.values(U.reshape(-1, U.shape[-1]))).reshape(U.shape[:-1])
 
     def restore(self, U: Tensor, project) -> Tensor:
-        """``... x d`` unit-cube points moved onto the constraints (no gradient): Gauss-Newton
-        steps on the violated ones (aiming ``RESTORE_TOL`` inside), each followed by ``project``
-        (onto the box, the linear constraints and the grid) and halved until it reduces the
-        point's distance to the constraints (to first order: violation over gradient norm,
-        which makes constraints of any scale comparable), until every constraint holds to
-        ``RESTORE_TOL``, no halving helps, or ``max_iter`` steps."""
+        """``... x d`` unit-cube points moved onto the constraints (no gradient); see
+        :meth:`restored`."""
+        return self.restored(U, project)[0]
+
+    def restored(self, U: Tensor, project) -> tuple[Tensor, Tensor]:
+        """``... x d`` unit-cube points moved onto the constraints (no gradient), and their
+        largest violations (``...``): Gauss-Newton steps on the violated constraints (aiming
+        ``RESTORE_TOL`` inside), each followed by ``project`` (onto the box, the linear
+        constraints and the grid) and halved until it reduces the point's distance to the
+        constraints (to first order: violation over gradient norm, which makes constraints of
+        any scale comparable), until every constraint holds to ``RESTORE_TOL``, no halving
+        helps, or ``max_iter`` steps."""
         shape = U.shape
         U = U.detach().reshape(-1, shape[-1]).clone()
+        with torch.no_grad():
+            violation = self._violation(self.values(U))
         rows = torch.arange(U.shape[0], device=U.device)
         for _ in range(self.max_iter):
-            with torch.no_grad():
-                rows = rows[self._violation(self.values(U[rows])) > RESTORE_TOL]
+            rows = rows[violation[rows] > RESTORE_TOL]
             if rows.numel() == 0:
                 break
             C, J = self._jacobian(U[rows])
@@ -285,25 +292,28 @@ class NonlinearConstraints:
             delta = (torch.linalg.pinv(J) @ residual.unsqueeze(-1)).squeeze(-1)
             delta = delta * (self.max_step / delta.norm(dim=-1, keepdim=True)).clamp(max=1.0)
             delta = delta.nan_to_num(0.0, 0.0, 0.0)
-
-            def distance(C: Tensor, norms: Tensor) -> Tensor:
-                d = ((RESTORE_TOL - C).clamp_min(0.0) / norms).square().sum(-1)
-                return d.nan_to_num(float("inf"), float("inf"))
-
-            now = distance(C, norms)
+            now = self._distance(C, norms)
             moved = torch.zeros_like(rows, dtype=torch.bool)
             pending = torch.arange(rows.numel(), device=U.device)
             for halving in range(6):
                 trial = project(U[rows[pending]] + delta[pending] / 2**halving)
                 with torch.no_grad():
-                    better = distance(self.values(trial), norms[pending]) < now[pending]
+                    C_trial = self.values(trial)
+                better = self._distance(C_trial, norms[pending]) < now[pending]
                 U[rows[pending[better]]] = trial[better]
+                violation[rows[pending[better]]] = self._violation(C_trial[better])
                 moved[pending[better]] = True
                 pending = pending[~better]
                 if pending.numel() == 0:
                     break
             rows = rows[moved]  # a point no step helped is left as it is
-        return U.reshape(shape)
+        return U.reshape(shape), violation.reshape(shape[:-1])
+
+    @staticmethod
+    def _distance(C: Tensor, norms: Tensor) -> Tensor:
+        """Squared first-order distance to the constraints (violation over gradient norm)."""
+        d = ((RESTORE_TOL - C).clamp_min(0.0) / norms).square().sum(-1)
+        return d.nan_to_num(float("inf"), float("inf"))
 
     @staticmethod
     def _violation(C: Tensor) -> Tensor:

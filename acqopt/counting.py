@@ -392,10 +392,12 @@ class Problem:
     def value(self, U: Tensor) -> Tensor:
         """Acquisition values of ``b x q x d`` unit-cube candidates, shape ``b``; no gradient."""
         with torch.no_grad():
-            U = self.feasible(U)
+            U = self._linear(U)
+            if self.nonlinear is not None:
+                U, violation = self._restored(U)
             values = self._clean(self.counter(self.to_bounds(U)))
             if self.nonlinear is not None:
-                values = self._mask_infeasible(U, values)
+                values = self._mask_infeasible(U, values, violation)
         self._record(U, values)
         return values
 
@@ -408,9 +410,12 @@ class Problem:
         """``U`` (``... x d``) projected onto the linear constraints, rounded onto the grid and
         restored onto the nonlinear constraints (unchanged without any)."""
         U = self._linear(U)
-        if self.nonlinear is None:
-            return U
-        return self.nonlinear.restore(U, lambda V: self._linear(V.clamp(0.0, 1.0)))
+        return U if self.nonlinear is None else self._restored(U)[0]
+
+    def _restored(self, U: Tensor) -> tuple[Tensor, Tensor]:
+        """Points already on the linear constraints and the grid, restored onto the nonlinear
+        ones, and their violations."""
+        return self.nonlinear.restored(U, lambda V: self._linear(V.clamp(0.0, 1.0)))
 
     def _linear(self, U: Tensor) -> Tensor:
         if self.polytope is not None:
@@ -470,7 +475,7 @@ class Problem:
             V = U.requires_grad_(track)
             L = self._linear(V)
         start = L.detach()
-        F = self.nonlinear.restore(start, lambda W: self._linear(W.clamp(0.0, 1.0)))
+        F, violation = self._restored(start)
         raw, grad = self.counter.value_and_grad(self.to_bounds(F))
         grad = grad * self.scale
         if self.grid is not None:
@@ -478,16 +483,16 @@ class Problem:
         grad = self.nonlinear.tangent(F, grad, (F != start).any(-1))
         if track:
             (grad,) = torch.autograd.grad(L, V, grad_outputs=grad)
-        values = self._mask_infeasible(F, self._clean(raw.detach()))
+        values = self._mask_infeasible(F, self._clean(raw.detach()), violation)
         grad = torch.where(torch.isfinite(values)[:, None, None], grad, 0.0).nan_to_num(0.0, 0.0, 0.0)
         self._record(F, values)
         return values, grad
 
-    def _mask_infeasible(self, F: Tensor, values: Tensor) -> Tensor:
-        """``values`` with ``-inf`` where a candidate (``b x q x d``) violates a nonlinear
-        constraint by more than FEASIBILITY_TOL; keeps the least-violating one."""
-        with torch.no_grad():
-            violation = self.nonlinear.violation(F).amax(-1)
+    def _mask_infeasible(self, F: Tensor, values: Tensor, violation: Tensor) -> Tensor:
+        """``values`` with ``-inf`` where a candidate (``b x q x d``, its points' violations
+        ``b x q``) violates a nonlinear constraint by more than FEASIBILITY_TOL; keeps the
+        least-violating one."""
+        violation = violation.amax(-1)
         i = int(violation.argmin())
         if float(violation[i]) < self.least_violation:
             self.least_violation = float(violation[i])
