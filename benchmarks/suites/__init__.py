@@ -4,6 +4,7 @@ from benchmarks.suites import (
     bo,
     constrained,
     globalopt,
+    highdim,
     landscapes,
     mixed,
     samplers,
@@ -11,5 +12,5 @@ from benchmarks.suites import (
     searches,
 )
 
-SUITES = {"bo": bo, "constrained": constrained, "global": globalopt, "landscapes": landscapes,
-          "mixed": mixed, "samplers": samplers, "scaling": scaling, "searches": searches}
+SUITES = {"bo": bo, "constrained": constrained, "global": globalopt, "highdim": highdim,
+          "landscapes": landscapes, "mixed": mixed, "samplers": samplers, "scaling": scaling, "searches": searches}
