@@ -547,17 +547,3 @@ def agrees(reference: Tensor, fast: Tensor, tolerance: float = RELATIVE_TOLERANC
         return False
     r, f = reference[finite].double(), fast[finite].double()
     return bool(((r - f).abs() <= tolerance * r.abs() + 1e-15).all())
-
-
-# Unit-cube points of the construction check: the centre and two opposite corners of the
-# central half of the box (no random draw, so a run's random stream is the same either way).
-CHECK_POINTS = (0.5, (0.25, 0.75), (0.75, 0.25))
-
-
-def check_points(d: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """``3 x 1 x d`` unit-cube points for comparing an evaluator with BoTorch's."""
-    rows = []
-    for p in CHECK_POINTS:
-        pattern = (p, p) if isinstance(p, float) else p
-        rows.append([pattern[i % 2] for i in range(d)])
-    return torch.tensor(rows, dtype=dtype, device=device).unsqueeze(1)

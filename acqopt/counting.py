@@ -67,11 +67,13 @@ class CountingAcquisition(AcquisitionFunction):
     It is itself an ``AcquisitionFunction``, so ``botorch.optim.optimize_acqf`` can be run
     through it and measured by the same rule as acqopt's methods.
 
-    With ``fast=True`` the first call is answered by BoTorch; then, if :mod:`acqopt.closed_form`
-    covers the acquisition, a closed-form copy is made (after that call, so that it shares the
-    base samples an MC acquisition draws on its first call, and any pending points) and
-    answers the same points at no extra query; if every value agrees to 1e-9 relative, later
-    calls go to the closed form, otherwise they stay with BoTorch. ``evaluator`` says which
+    With ``fast=True`` the first call is answered by BoTorch (of a batch of more than
+    ``CHECK_ROWS`` without gradients, its first ``CHECK_ROWS`` rows); then, if
+    :mod:`acqopt.closed_form` covers the acquisition, a closed-form copy is made (after that
+    call, so that it shares the base samples an MC acquisition draws on its first call, and any
+    pending points) and answers the same points at no extra query; if every value agrees to
+    1e-9 relative, the rest of the batch and later calls go to the closed form, otherwise they
+    stay with BoTorch. ``evaluator`` says which
     one answers ("botorch (checking)" until the first call).
 
     Args:
@@ -125,16 +127,27 @@ class CountingAcquisition(AcquisitionFunction):
             values = self.acq_function(_Clock.apply(X, self, False))
             if isinstance(values, Tensor) and values.requires_grad:
                 values = _Clock.apply(values, self, True)
-        elif X.dim() != 3 or X.shape[0] <= rows:
-            values = self.acq_function(X)  # an exception here propagates, nothing is counted
-        else:  # a large batch without gradients (raw samples): in chunks, one call counted
-            values = torch.cat([self.acq_function(chunk) for chunk in X.split(rows)])
+        elif self._checking and X.dim() == 3 and X.shape[0] > CHECK_ROWS:
+            # A first large batch (raw samples): BoTorch answers its first rows, the check
+            # runs on them, and the evaluator it chose answers the rest.
+            head = self.acq_function(X[:CHECK_ROWS])
+            self._check_output(X[:CHECK_ROWS], head, False)
+            self._check_candidate(X[:CHECK_ROWS], head)
+            values = torch.cat([head, self._evaluate(X[CHECK_ROWS:], rows)])
+        else:
+            values = self._evaluate(X, rows)  # an exception propagates, nothing is counted
         self.seconds += time.perf_counter() - start
         self._check_output(X, values, wants_grad)
         self._count(n, wants_grad)
         if self._checking:
             self._check_candidate(X, values)
         return values
+
+    def _evaluate(self, X: Tensor, rows: int) -> Tensor:
+        """Values without gradients; a large batch in chunks of ``rows``."""
+        if X.dim() != 3 or X.shape[0] <= rows:
+            return self.acq_function(X)
+        return torch.cat([self.acq_function(chunk) for chunk in X.split(rows)])
 
     def value_and_grad(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """Values of ``X`` (``b x q x d``; shape ``b``) and their gradients with respect to
@@ -238,6 +251,11 @@ class CountingAcquisition(AcquisitionFunction):
         them)."""
         return getattr(self.acq_function, "X_pending", None)
 
+
+# Rows of a first large batch that BoTorch answers for the closed form's check (the rest go to
+# the evaluator the check chose): evaluating all 512 raw samples through GPyTorch took 0.1 s of
+# a 0.24 s maximisation at n = 300, d = 20.
+CHECK_ROWS = 32
 
 # Bytes the temporaries of one raw-sample evaluation may take (CountingAcquisition chunks the
 # batch under it): 1 GiB on the CPU, a quarter of the free memory on a GPU.

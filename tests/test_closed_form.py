@@ -323,3 +323,36 @@ def test_large_raw_sample_batches_are_chunked_under_the_memory_bound(monkeypatch
     assert seen == [7] * 7 + [1]
     assert torch.allclose(values, expected, rtol=1e-12) and chunked.counts.calls == 1
     assert chunked.counts.queries == 50
+
+
+@pytest.mark.parametrize("biased", [False, True])
+def test_a_first_large_batch_is_checked_on_its_first_rows(monkeypatch, biased):
+    """The first batch of raw samples: BoTorch answers only its first CHECK_ROWS rows; the
+    closed form, if it agrees there, answers the rest (BoTorch's values to 1e-9), else BoTorch
+    answers every row. Counted as one call of all its queries."""
+    from acqopt.counting import CHECK_ROWS
+
+    if biased:
+        bias_the_closed_form(monkeypatch)
+    model, best = make_model()
+    acq = LogExpectedImprovement(model, best_f=best)
+    X = 2.0 + 3.0 * torch.rand(100, 1, D, generator=torch.Generator().manual_seed(0),
+                               dtype=torch.float64)
+    with torch.no_grad():
+        expected = acq(X)
+    seen = []
+    original = LogExpectedImprovement.forward
+    monkeypatch.setattr(LogExpectedImprovement, "forward",
+                        lambda self, Z: seen.append(Z.shape[0]) or original(self, Z))
+    counter = acqopt.CountingAcquisition(acq, fast=True)
+    with torch.no_grad():
+        values = counter(X)
+    if biased:
+        assert counter.evaluator == "botorch (the closed form disagreed)"
+        assert seen == [CHECK_ROWS, 100 - CHECK_ROWS]
+        torch.testing.assert_close(values, expected, rtol=1e-12, atol=0.0)
+    else:
+        assert counter.evaluator == "closed-form"
+        assert seen == [CHECK_ROWS]  # the rest went to the closed form (not BoTorch's class)
+        torch.testing.assert_close(values, expected, rtol=1e-9, atol=1e-12)
+    assert counter.counts.calls == 1 and counter.counts.queries == 100
