@@ -28,9 +28,9 @@ import torch
 from benchmarks.runner import Task
 
 PROBLEMS = {
-    "hartmann6-d100": dict(d=100, q=1, n_init=20, n_iter=50),
-    "rosenbrock-d100": dict(d=100, q=1, n_init=20, n_iter=50),
-    "hartmann6-d100-q4": dict(d=100, q=4, n_init=20, n_iter=10),
+    "hartmann6-d100": dict(d=100, q=1, n_init=20, n_iter=30),
+    "rosenbrock-d100": dict(d=100, q=1, n_init=20, n_iter=30),
+    "hartmann6-d100-q4": dict(d=100, q=4, n_init=20, n_iter=8),
 }
 # Hartmann-6's coordinates among the 100: spread out, so no method gains from their order.
 HARTMANN6_DIMS = (3, 19, 38, 52, 71, 94)
