@@ -11,6 +11,7 @@ from acqopt.api import (
 )
 from acqopt.base import AcquisitionOptimizer, OptimizeResult, Status
 from acqopt.counting import BudgetExhausted, CountingAcquisition, Counts
+from acqopt.outcomes import RunInfo
 
 __all__ = [
     "AcquisitionOptimizer",
@@ -19,6 +20,7 @@ __all__ = [
     "Counts",
     "OptimizeAcqfInputs",
     "OptimizeResult",
+    "RunInfo",
     "Status",
     "available_methods",
     "get_optimizer",

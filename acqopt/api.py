@@ -778,10 +778,10 @@ def optimize_with_fixed_features(optimizer: BaseOptimizer, inputs: OptimizeAcqfI
             out[..., c] = fixed[c]
         return out
 
-    info = dict(result.info)
-    for key in ("best_points", "local_optima"):
-        if key in info:
-            info[key] = full(info[key])
+    widened = {key: full(result.info[key]) for key in ("best_points", "local_optima")
+               if key in result.info}
+    info = dataclasses.replace(result.info, **widened) if dataclasses.is_dataclass(result.info) \
+        else {**result.info, **widened}  # an optimizer of one's own may report a dict
     return dataclasses.replace(result, candidates=full(result.candidates), info=info)
 
 

@@ -9,13 +9,14 @@ import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Union, runtime_checkable
+from typing import Any, ClassVar, Protocol, Union, runtime_checkable
 
 import torch
 from torch import Tensor
 
 from acqopt.constraints import NonlinearConstraints, Polytope
 from acqopt.domain import Grid, normalize_grid
+from acqopt.outcomes import RunInfo
 from acqopt.counting import (
     BudgetExhausted,
     CountingAcquisition,
@@ -37,6 +38,23 @@ class Status(str, enum.Enum):
     INFEASIBLE = "infeasible"
 
 
+@dataclass(frozen=True)
+class Ending:
+    """How a method's run ended (what :meth:`BaseOptimizer._run` returns).
+
+    Attributes:
+        status: How it ended.
+        message: A human-readable account.
+        chosen: The answer ``(u, value)`` (``q x d`` in the unit cube, its value) when the
+            method chose it among the evaluated points by a rule other than the highest
+            value; None returns the best point evaluated.
+    """
+
+    status: Status
+    message: str
+    chosen: tuple[Tensor, Tensor] | None = None
+
+
 class InfeasibleCandidateWarning(UserWarning):
     """No candidate satisfying the nonlinear constraints was found: the least-violating one is
     returned (``OptimizeResult.status`` is "infeasible", ``info["violation"]`` its violation)."""
@@ -54,9 +72,9 @@ class OptimizeResult:
         wall_time: Seconds spent in ``optimize``.
         status: How the run ended.
         message: A human-readable account of the ending.
-        info: The method's outcome as data (e.g. ``restarts``, ``generations``,
-            ``local_iterations``; for restart methods ``local_optima``, a ``k x q x d`` tensor
-            of the points its local searches ended at, in ``bounds``, and ``local_values``).
+        info: The method's outcome as data: for acqopt's methods its family's
+            :class:`acqopt.outcomes.RunInfo` (the evaluator, the acquisition's seconds, the
+            local searches' end points; restarts, generations, ...), also readable as a mapping.
     """
 
     candidates: Tensor
@@ -66,7 +84,7 @@ class OptimizeResult:
     wall_time: float
     status: Status
     message: str
-    info: Mapping[str, Any] = field(default_factory=dict)
+    info: Mapping[str, Any] = field(default_factory=RunInfo)
 
 
 @runtime_checkable
@@ -232,8 +250,9 @@ class BaseOptimizer:
     """The shared driver: validation, the counter, the unit cube, and the result.
 
     A method is a frozen dataclass whose fields are its hyperparameters. It implements
-    :meth:`_run`, which searches ``problem`` (evaluating only through it) and returns how it
-    ended; everything else is here. The registry holds configured instances, so a preset is an
+    :meth:`_run`, which searches ``problem`` (evaluating only through it), puts its family's
+    outcome fields in ``problem.info`` and returns how it ended (an :class:`Ending`); its
+    ``info_type`` (:mod:`acqopt.outcomes`) is built from them. Everything else is here. The registry holds configured instances, so a preset is an
     instance of a method with other field values under its own ``name``.
 
     Attributes:
@@ -251,6 +270,9 @@ class BaseOptimizer:
             ``max(patience, k)`` queries, ``k`` the queries spent when it last did; None turns
             it off. At the default budgets it never fires; it ends runs given huge budgets.
     """
+
+    # The type of OptimizeResult.info, built from what _run put in Problem.info.
+    info_type: ClassVar[type[RunInfo]] = RunInfo
 
     name: str = "base"
     default_budget_queries: int | None = None
@@ -371,16 +393,16 @@ class BaseOptimizer:
         record = (lambda U, v: seen.append((U.detach(), v.detach()))) if num_best > 0 else None
         try:
             with problem.observing(record):
-                status, message = self._run(problem, gen)
+                ending = self._run(problem, gen)
         except BudgetExhausted as e:
             if e.counter is not counter:  # raised inside the acquisition: not our budget
                 raise
-            status, message = Status.BUDGET_EXHAUSTED, "the budget was spent"
+            ending = Ending(Status.BUDGET_EXHAUSTED, "the budget was spent")
         except TimeLimitReached:
-            status, message = Status.TIMED_OUT, f"stopped after {timeout_sec} s"
+            ending = Ending(Status.TIMED_OUT, f"stopped after {timeout_sec} s")
         except Stalled as e:
-            status, message = Status.CONVERGED, f"stalled: {e}"
-        if problem.best_u is None and status == Status.TIMED_OUT:
+            ending = Ending(Status.CONVERGED, f"stalled: {e}")
+        if problem.best_u is None and ending.status == Status.TIMED_OUT:
             raise TimeoutError(
                 f"timeout_sec={timeout_sec} passed before the first acquisition call; "
                 "give the method more time"
@@ -395,24 +417,24 @@ class BaseOptimizer:
                 f"{counter.queries} queries; check that the acquisition function is finite "
                 "somewhere inside bounds"
             )
-        candidates = problem.to_bounds(problem.best_u).clamp(bounds[0], bounds[1])
+        u, value = ending.chosen or (problem.best_u, problem.best_value)
+        candidates = problem.to_bounds(u).clamp(bounds[0], bounds[1])
         if num_best > 0:
-            _best_points(problem, seen, num_best)
+            _best_points(problem, seen, num_best, (u, value))
         return OptimizeResult(
             candidates=candidates.detach(),
-            acq_value=problem.best_value.detach(),
+            acq_value=value.detach(),
             counts=counter.counts,
             trace=torch.tensor(problem.trace, dtype=torch.float64).reshape(-1, 2),
             wall_time=time.perf_counter() - start,
-            status=status,
-            message=message,
-            info={**problem.info, "evaluator": counter.evaluator,
-                  "acq_seconds": counter.seconds, **(
-                {} if counter.approximation_error is None
-                else {"approximation_error": counter.approximation_error})},
+            status=ending.status,
+            message=ending.message,
+            info=self.info_type(**problem.info, evaluator=counter.evaluator,
+                                acq_seconds=counter.seconds,
+                                approximation_error=counter.approximation_error),
         )
 
-    def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
+    def _run(self, problem: Problem, generator: torch.Generator) -> Ending:
         raise NotImplementedError
 
     def _infeasible(self, problem: Problem, counter: CountingAcquisition, start: float,
@@ -438,9 +460,10 @@ class BaseOptimizer:
             wall_time=time.perf_counter() - start,
             status=Status.INFEASIBLE,
             message=message,
-            info={**problem.info, "evaluator": counter.evaluator,
-                  "acq_seconds": counter.seconds, "violation": problem.least_violation,
-                  **rows},
+            info=self.info_type(**{**problem.info, **rows}, evaluator=counter.evaluator,
+                                acq_seconds=counter.seconds,
+                                approximation_error=counter.approximation_error,
+                                violation=problem.least_violation),
         )
 
     def botorch_setting(self, num_restarts: int | None, raw_samples: int | None) -> dict:
@@ -503,12 +526,15 @@ def check_initial_conditions(X: object, bounds: Tensor, q: int) -> Tensor | None
     return U.clamp(0.0, 1.0)
 
 
-def _best_points(problem: Problem, seen: list[tuple[Tensor, Tensor]], k: int) -> None:
+def _best_points(problem: Problem, seen: list[tuple[Tensor, Tensor]], k: int,
+                 answer: tuple[Tensor, Tensor]) -> None:
     """Fills ``info["best_points"]``/``["best_values"]`` with exactly ``k`` rows, best first,
     as BoTorch's ``return_best_only=False`` returns one row per restart: the local searches'
     end points (repeats kept, as two restarts may end at one optimum), then, if there were
     fewer than ``k`` of them (or none: population methods), the best distinct evaluated points
-    not yet taken, then the best row repeated (budgets too small for ``k`` points)."""
+    not yet taken, then the best row repeated (budgets too small for ``k`` points). A row at
+    the ``answer``'s point carries the answer's value: a point evaluated twice, in batches of
+    other sizes, may differ in the last bits."""
     rows: list[tuple[Tensor, Tensor]] = []
     optima, values = problem.info.get("local_optima"), problem.info.get("local_values")
     if optima is not None and values.numel() > 0:
@@ -531,6 +557,8 @@ def _best_points(problem: Problem, seen: list[tuple[Tensor, Tensor]], k: int) ->
         return
     U = torch.cat([u for u, _ in rows])
     v = torch.cat([w for _, w in rows])
+    at_answer = (U == answer[0]).flatten(1).all(-1)
+    v = torch.where(at_answer, answer[1].to(v), v)
     order = torch.argsort(v, descending=True, stable=True)
     U, v = U[order], v[order]
     if U.shape[0] < k:  # the best row repeated, right after itself

@@ -509,11 +509,17 @@ class ClosedFormImprovement(torch.nn.Module):
         self.acquisition.set_X_pending(X_pending)
 
 
+def covered(acq_function: torch.nn.Module) -> bool:
+    """Whether the acquisition's class is one the closed form may rebuild (its model and
+    options are checked by :func:`closed_form_acquisition`)."""
+    return type(acq_function) in SUPPORTED_ACQUISITIONS or type(acq_function) in MC_ACQUISITIONS
+
+
 def closed_form_acquisition(acq_function: torch.nn.Module) -> torch.nn.Module | None:
     """A copy of ``acq_function`` on :class:`ClosedFormGP`, or None if it is not supported."""
-    mc = type(acq_function) in MC_ACQUISITIONS
-    if type(acq_function) not in SUPPORTED_ACQUISITIONS and not mc:
+    if not covered(acq_function):
         return None
+    mc = type(acq_function) in MC_ACQUISITIONS
     if getattr(acq_function, "posterior_transform", None) is not None:
         return None
     if mc and (type(getattr(acq_function, "objective", None)) is not IdentityMCObjective

@@ -18,7 +18,7 @@ import torch
 from botorch.acquisition import AcquisitionFunction
 from torch import Tensor
 
-from acqopt.closed_form import agrees, closed_form_acquisition
+from acqopt.closed_form import agrees, closed_form_acquisition, covered
 from acqopt.constraints import FEASIBILITY_TOL
 
 
@@ -92,8 +92,8 @@ class CountingAcquisition(AcquisitionFunction):
     ) -> None:
         super().__init__(model=getattr(acq_function, "model", None))
         self.acq_function = acq_function
-        self._checking = fast
-        self.evaluator = "botorch (checking)" if fast else "botorch"
+        self._checking = fast and covered(acq_function)
+        self.evaluator = "botorch (checking)" if self._checking else "botorch"
         # Above gpytorch.settings.max_cholesky_size training points BoTorch's answer is an
         # iterative approximation; then the closed form is checked against BoTorch's exact
         # answer, and this is the largest relative error of the approximate one at the check.

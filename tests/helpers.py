@@ -36,3 +36,22 @@ class Spy(torch.nn.Module):
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         self.seen.append(X.detach().reshape(-1, X.shape[-1]))
         return self.acq(X)
+
+
+class TwinPeaks(torch.nn.Module):
+    """Two bumps at (0.2, 0.2) and (0.8, 0.8), the first higher by 5e-4, on a model whose
+    training inputs lie around the first (for ``near_equal="far_from_data"``)."""
+
+    def __init__(self):
+        super().__init__()
+        from botorch.models import SingleTaskGP
+
+        X = 0.2 + 0.05 * torch.rand(8, 2, generator=torch.Generator().manual_seed(0),
+                                    dtype=torch.float64)
+        self.model = SingleTaskGP(X, X.sum(-1, keepdim=True))
+
+    def forward(self, X):
+        c = torch.tensor([[0.2, 0.2], [0.8, 0.8]], dtype=X.dtype)
+        sq = ((X.unsqueeze(-2) - c) ** 2).sum(-1)  # b x q x 2
+        heights = torch.tensor([1.0, 1.0 - 5e-4], dtype=X.dtype)
+        return (heights * torch.exp(-sq / 0.02)).sum(-1).amax(-1)

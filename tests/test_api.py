@@ -14,7 +14,7 @@ import acqopt
 from acqopt.counting import BudgetExhausted, CountingAcquisition
 from acqopt.methods.multistart import MAX_WIDTH
 from acqopt.testing import Bumps
-from tests.helpers import gp_logei
+from tests.helpers import TwinPeaks, gp_logei
 
 UNIT4 = torch.stack([torch.zeros(4), torch.ones(4)]).double()
 
@@ -335,32 +335,13 @@ def test_sobol_designs_beyond_sobols_dimensions_fall_back_to_uniform_points():
     assert U.shape == (4, 2, 11000) and ((U >= 0) & (U <= 1)).all()
 
 
-class _TwinPeaks(torch.nn.Module):
-    """Two bumps at (0.2, 0.2) and (0.8, 0.8), the first higher by 5e-4, on a model whose
-    training inputs lie around the first."""
-
-    def __init__(self):
-        super().__init__()
-        from botorch.models import SingleTaskGP
-
-        X = 0.2 + 0.05 * torch.rand(8, 2, generator=torch.Generator().manual_seed(0),
-                                    dtype=torch.float64)
-        self.model = SingleTaskGP(X, X.sum(-1, keepdim=True))
-
-    def forward(self, X):
-        c = torch.tensor([[0.2, 0.2], [0.8, 0.8]], dtype=X.dtype)
-        sq = ((X.unsqueeze(-2) - c) ** 2).sum(-1)  # b x q x 2
-        heights = torch.tensor([1.0, 1.0 - 5e-4], dtype=X.dtype)
-        return (heights * torch.exp(-sq / 0.02)).sum(-1).amax(-1)
-
-
 def test_near_equal_far_from_data_returns_the_peak_away_from_the_training_inputs():
     bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
     far = acqopt.get_optimizer("lbfgs", near_equal="far_from_data").optimize(
-        _TwinPeaks(), bounds, generator=0)
+        TwinPeaks(), bounds, generator=0)
     assert torch.allclose(far.candidates, torch.tensor([[0.8, 0.8]], dtype=torch.float64),
                           atol=1e-3)
-    best = acqopt.get_optimizer("lbfgs").optimize(_TwinPeaks(), bounds, generator=0)
+    best = acqopt.get_optimizer("lbfgs").optimize(TwinPeaks(), bounds, generator=0)
     assert torch.allclose(best.candidates, torch.tensor([[0.2, 0.2]], dtype=torch.float64),
                           atol=1e-3)
     assert 0 < float(best.acq_value) - float(far.acq_value) <= 1e-3

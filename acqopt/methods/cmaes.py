@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from acqopt.base import BaseOptimizer, Status, derive_seed, positive_float, positive_int
+from acqopt.base import BaseOptimizer, Ending, Status, derive_seed, positive_float, positive_int
 from acqopt.counting import Problem
 from acqopt.design import check_design, initial_points
 from acqopt.local import AdamAscent, ArmijoAscent, LocalSearch, NoLocalSearch, ProjectedLBFGS, mixed
+from acqopt.outcomes import CMAESInfo
 from acqopt.registry import register
 
 UPDATES = ("lamarckian", "baldwinian")
@@ -72,6 +73,8 @@ class CMAES(BaseOptimizer):
             point any search visits is kept. 1.0 waits for all.
         default_budget_queries: The budget used when ``budget=None``.
     """
+
+    info_type = CMAESInfo
 
     name: str = "cma"
     local: LocalSearch = field(default_factory=NoLocalSearch)
@@ -119,7 +122,7 @@ class CMAES(BaseOptimizer):
     def _lambda(self, n: int) -> int:
         return self.popsize or 4 + int(3 * math.log(n))
 
-    def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
+    def _run(self, problem: Problem, generator: torch.Generator) -> Ending:
         with warnings.catch_warnings():  # pycma warns on import when matplotlib is missing
             warnings.filterwarnings("ignore", message=".*matplotlib.*")
             import cma
@@ -188,7 +191,8 @@ class CMAES(BaseOptimizer):
             lam *= 2  # IPOP
         problem.info.update(generations=generations, restarts=restarts, final_popsize=lam,
                             final_sigma=float(es.sigma), local_iterations=local_iterations)
-        return status, f"{generations} generation(s), {restarts} restart(s), final popsize {lam}"
+        return Ending(status, f"{generations} generation(s), {restarts} restart(s), final "
+                              f"popsize {lam}")
 
     def _initial_mean(self, problem: Problem, generator: torch.Generator, first: bool) -> np.ndarray:
         """The first start's mean is ``x0`` or the best raw sample; a restart's is uniform.

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from acqopt.base import BaseOptimizer, Status, distinct_best, positive_float, positive_int
+from acqopt.base import BaseOptimizer, Ending, Status, distinct_best, positive_float, positive_int
 from acqopt.counting import Problem
 from acqopt.local import ProjectedLBFGS, mixed
+from acqopt.outcomes import GeneratorInfo
 from acqopt.registry import register
 
 
@@ -60,6 +61,8 @@ class GENNES(BaseOptimizer):
             keeps the paper's plain eq. (9).
         default_budget_queries: The budget when ``budget=None``; T = budget // N steps.
     """
+
+    info_type = GeneratorInfo
 
     name: str = "gennes"
     population: int = 10
@@ -154,11 +157,12 @@ class GENNES(BaseOptimizer):
 
     # -- the search ------------------------------------------------------------------------
 
-    def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
+    def _run(self, problem: Problem, generator: torch.Generator) -> Ending:
         evaluate_warm_starts(problem)
         steps = self._train(problem, generator, problem.remaining)
         problem.info.update(steps=steps)
-        return Status.BUDGET_EXHAUSTED, f"{steps} step(s) of {self.population} candidates"
+        return Ending(Status.BUDGET_EXHAUSTED,
+                      f"{steps} step(s) of {self.population} candidates")
 
     def _train(self, problem: Problem, generator: torch.Generator, budget: int | None) -> int:
         """Algorithm 1 for ``T = budget // N`` steps; returns the steps taken."""
@@ -221,7 +225,7 @@ class GENNESPolish(GENNES):
         """``num_restarts`` L-BFGS polish starts; ``raw_samples`` only sets the budget."""
         return {} if num_restarts is None else {"polish_points": num_restarts}
 
-    def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
+    def _run(self, problem: Problem, generator: torch.Generator) -> Ending:
         seen: list[tuple[Tensor, Tensor]] = []
         total = problem.remaining if problem.remaining is not None else self.default_budget_queries
         with problem.observing(lambda U, values: seen.append((U.detach(), values.detach()))):
@@ -235,9 +239,8 @@ class GENNESPolish(GENNES):
         result = mixed.refine(self.local, problem, U[starts], values[starts])
         problem.info.update(steps=steps, polish_starts=result.U.shape[0],
                             local_iterations=int(result.iterations.sum()))
-        return Status.BUDGET_EXHAUSTED, (
-            f"{steps} GENNES step(s), then L-BFGS from {result.U.shape[0]} point(s)"
-        )
+        return Ending(Status.BUDGET_EXHAUSTED, f"{steps} GENNES step(s), then L-BFGS from "
+                      f"{result.U.shape[0]} point(s)")
 
 
 def evaluate_warm_starts(problem: Problem) -> None:

@@ -41,10 +41,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from acqopt.base import Status, positive_float, positive_int
+from acqopt.base import Ending, Status, positive_float, positive_int
 from acqopt.counting import Problem
 from acqopt.local.directions import adam_step
 from acqopt.methods.nes import ValueOnly
+from acqopt.outcomes import GeneratorInfo
 from acqopt.registry import register
 
 SURROGATES = ("gaussian", "gan")
@@ -178,6 +179,8 @@ class LGSO(ValueOnly):
         max_history: The most earlier samples reused per step (the nearest to ``psi``).
     """
 
+    info_type = GeneratorInfo
+
     name: str = "lgso"
     population: int = 20
     repeats: int = 1
@@ -208,7 +211,7 @@ class LGSO(ValueOnly):
     def min_budget(self, q: int, d: int) -> int:
         return self.raw_samples + (self.population + 1) * self.repeats
 
-    def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
+    def _run(self, problem: Problem, generator: torch.Generator) -> Ending:
         n = problem.q * problem.d
         psi = self._start(problem, generator)
         model = (_Gaussian(n, self.hidden, generator) if self.surrogate == "gaussian"
@@ -247,7 +250,7 @@ class LGSO(ValueOnly):
         if problem.affordable(1):
             self._evaluate(problem, psi[None])  # spend a remainder on the current point
         problem.info.update(steps=steps)
-        return Status.BUDGET_EXHAUSTED, f"{steps} step(s) of {step_queries} queries"
+        return Ending(Status.BUDGET_EXHAUSTED, f"{steps} step(s) of {step_queries} queries")
 
 
 register(LGSO())

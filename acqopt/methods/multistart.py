@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from acqopt.base import BaseOptimizer, Status, positive_float, positive_int
+from acqopt.base import BaseOptimizer, Ending, Status, positive_float, positive_int
 from acqopt.counting import Problem
 from acqopt.design import best_training_points, check_design, initial_points
 from acqopt.local import mixed
 from acqopt.local.base import LocalResult
 from acqopt.local.searches import ProjectedLBFGS
+from acqopt.outcomes import MultiStartInfo
 from acqopt.registry import register
 
 # Most rounds one batch of ``lbfgs`` runs side by side under a budget (4096 raw samples and
@@ -108,30 +109,32 @@ def record_local_optima(problem: Problem, results: list[LocalResult]) -> None:
 NEAR_EQUAL = ("best", "far_from_data")
 
 
-def choose_among_near_equal(problem: Problem, tolerance: float) -> None:
+def choose_among_near_equal(problem: Problem,
+                            tolerance: float) -> tuple[Tensor, Tensor] | None:
     """Returns, among the local optima within ``tolerance`` of the best value, the one farthest
-    from the model's training inputs (largest distance to the nearest, in the unit cube).
+    from the model's training inputs (largest distance to the nearest, in the unit cube), as
+    ``(u, value)``; None when that is the best point evaluated, or there is no choice.
 
     Maximisers of EI often form ridges or clusters of equal value; which one a multi-start
     search returns is then decided by where its starts were, and near the incumbent it tends to
     propose near-duplicates of evaluated points. The returned value is within ``tolerance`` of
-    the best found (``info["near_equal_chosen"]`` says whether another point was chosen).
+    the best found (``info.near_equal_chosen`` says whether another point was chosen).
     """
     optima, values = problem.info.get("local_optima"), problem.info.get("local_values")
     data = best_training_points(problem, None)
     if optima is None or data is None or problem.q != 1:
-        return
+        return None
     U = problem.to_unit(optima).reshape(-1, problem.d).cpu().double()
     values = values.cpu().double()
     near = torch.isfinite(values) & (values >= problem.best_value.cpu().double() - tolerance)
     if int(near.sum()) < 2:
-        return
+        return None
     spread = torch.cdist(U[near], data).amin(-1)
     i = int(near.nonzero().flatten()[int(spread.argmax())])
     chosen = U[i].to(problem.bounds).reshape(1, problem.d)
-    if not torch.equal(chosen, problem.best_u.reshape(1, problem.d)):
-        problem.best_u, problem.best_value = chosen, values[i].to(problem.bounds)
-        problem.info["near_equal_chosen"] = True
+    if torch.equal(chosen, problem.best_u.reshape(1, problem.d)):
+        return None
+    return chosen, values[i].to(problem.bounds)
 
 
 def refine_warm_starts(problem: Problem, local: ProjectedLBFGS) -> list[LocalResult]:
@@ -164,6 +167,8 @@ class RepeatedLBFGS(BaseOptimizer):
             one farthest from the training inputs; :func:`choose_among_near_equal`).
         near_equal_tol: The tolerance of "far_from_data", in acquisition units.
     """
+
+    info_type = MultiStartInfo
 
     # Defaults measured on the landscape benchmark at budgets matched to BoTorch 10x512:
     # fewer raw samples, more starts and 20% of raw samples around the best training points
@@ -209,7 +214,7 @@ class RepeatedLBFGS(BaseOptimizer):
         return max(1, min(round(remaining / expected), MAX_WIDTH,
                           remaining // (self.raw_samples + self.num_restarts)))
 
-    def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
+    def _run(self, problem: Problem, generator: torch.Generator) -> Ending:
         budgeted = problem.remaining is not None
         rounds = extra = batches = 0
         U = values = None
@@ -242,14 +247,13 @@ class RepeatedLBFGS(BaseOptimizer):
             values[starts] = float("-inf")
             extra += n
         record_local_optima(problem, optima)
-        if self.near_equal == "far_from_data":
-            choose_among_near_equal(problem, self.near_equal_tol)
-        problem.info.update(rounds=rounds, batches=batches, extra_starts=extra)
+        chosen = choose_among_near_equal(problem, self.near_equal_tol) \
+            if self.near_equal == "far_from_data" else None
+        problem.info.update(rounds=rounds, batches=batches, extra_starts=extra,
+                            near_equal_chosen=chosen is not None)
         status = Status.BUDGET_EXHAUSTED if budgeted else Status.CONVERGED
-        return status, (
-            f"{rounds} round(s) of {self.num_restarts} L-BFGS starts in {batches} batch(es) and "
-            f"{extra} extra start(s)"
-        )
+        return Ending(status, f"{rounds} round(s) of {self.num_restarts} L-BFGS starts in "
+                      f"{batches} batch(es) and {extra} extra start(s)", chosen)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -261,6 +265,8 @@ class UniformLBFGS(BaseOptimizer):
         rounds: Rounds when ``budget`` is None; with a budget, rounds go on while one fits.
         local: The batched projected L-BFGS component.
     """
+
+    info_type = MultiStartInfo
 
     name: str = "lbfgs-uniform"
     num_restarts: int = 10
@@ -275,7 +281,7 @@ class UniformLBFGS(BaseOptimizer):
     def min_budget(self, q: int, d: int) -> int:
         return 1
 
-    def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
+    def _run(self, problem: Problem, generator: torch.Generator) -> Ending:
         budgeted = problem.remaining is not None
         rounds = 0
         optima = refine_warm_starts(problem, self.local)
@@ -288,7 +294,7 @@ class UniformLBFGS(BaseOptimizer):
         record_local_optima(problem, optima)
         problem.info.update(rounds=rounds)
         status = Status.BUDGET_EXHAUSTED if budgeted else Status.CONVERGED
-        return status, f"{rounds} round(s) of {self.num_restarts} uniform starts"
+        return Ending(status, f"{rounds} round(s) of {self.num_restarts} uniform starts")
 
 
 register(RepeatedLBFGS())

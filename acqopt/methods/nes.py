@@ -34,10 +34,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from acqopt.base import BaseOptimizer, Status, positive_float, positive_int
+from acqopt.base import BaseOptimizer, Ending, Status, positive_float, positive_int
 from acqopt.counting import Problem
 from acqopt.design import check_design, initial_points
 from acqopt.local.directions import adam_step
+from acqopt.outcomes import SearchDistributionInfo
 from acqopt.registry import register
 
 
@@ -180,6 +181,8 @@ class CategoricalFactor:
 class _SearchDistribution(ValueOnly):
     """Shared by the three: population and initial step."""
 
+    info_type = SearchDistributionInfo
+
     population: int = 20
     sigma0: float = 0.3
 
@@ -218,7 +221,7 @@ class SNES(_SearchDistribution):
             positive_float("lr_sigma", self.lr_sigma)
         positive_float("tol_sigma", self.tol_sigma)
 
-    def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
+    def _run(self, problem: Problem, generator: torch.Generator) -> Ending:
         n = problem.q * problem.d
         lr_sigma = self.lr_sigma or (3 + math.log(n)) / (5 * math.sqrt(n))
         mu = self._start(problem, generator)
@@ -241,8 +244,9 @@ class SNES(_SearchDistribution):
         if problem.affordable(1):
             self._evaluate(problem, mu.clamp(0, 1)[None])  # spend a remainder on the mean
         problem.info.update(generations=generations, restarts=restarts,
-                            final_sigma_max=float(sigma.max()))
-        return Status.BUDGET_EXHAUSTED, f"{generations} generation(s), {restarts} restart(s)"
+                            final_sigma=float(sigma.max()))
+        return Ending(Status.BUDGET_EXHAUSTED,
+                      f"{generations} generation(s), {restarts} restart(s)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -270,7 +274,7 @@ class ESGradient(_SearchDistribution):
         for b in self.betas:
             positive_float("betas", b, upper=1.0)
 
-    def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
+    def _run(self, problem: Problem, generator: torch.Generator) -> Ending:
         n = problem.q * problem.d
         x = self._start(problem, generator)
         m, v = torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
@@ -287,7 +291,8 @@ class ESGradient(_SearchDistribution):
         if problem.affordable(1):
             self._evaluate(problem, x[None])
         problem.info.update(steps=steps)
-        return Status.BUDGET_EXHAUSTED, f"{steps} step(s) of {self.population // 2} pairs"
+        return Ending(Status.BUDGET_EXHAUSTED,
+                      f"{steps} step(s) of {self.population // 2} pairs")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -330,7 +335,7 @@ class VariationalOptimization(_SearchDistribution):
         if self.min_sigma < 0:
             raise ValueError(f"min_sigma: expected a number >= 0, got {self.min_sigma!r}")
 
-    def _run(self, problem: Problem, generator: torch.Generator) -> tuple[Status, str]:
+    def _run(self, problem: Problem, generator: torch.Generator) -> Ending:
         n = problem.q * problem.d
         mu = self._start(problem, generator)
         logvar = torch.full((n,), 2 * math.log(self.sigma0), dtype=torch.float64)
@@ -369,8 +374,9 @@ class VariationalOptimization(_SearchDistribution):
         if problem.affordable(1):
             self._evaluate(problem, categories.mode(mu.clamp(0, 1))[None])
         sigma_max = float((0.5 * logvar).exp().max())
-        problem.info.update(steps=steps, final_sigma_max=sigma_max)
-        return Status.BUDGET_EXHAUSTED, f"{steps} step(s); final sigma max {sigma_max:.3g}"
+        problem.info.update(steps=steps, final_sigma=sigma_max)
+        return Ending(Status.BUDGET_EXHAUSTED,
+                      f"{steps} step(s); final sigma max {sigma_max:.3g}")
 
 
 register(SNES())
