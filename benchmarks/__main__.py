@@ -6,6 +6,7 @@ Examples:
   python -m benchmarks run global --profile medium --workers 2
   python -m benchmarks run bo --profile quick
   python -m benchmarks run bo --profile mixed        # mixed spaces against BoTorch's mixed path
+  python -m benchmarks run scaling --profile quick --device cuda   # the cost curves on a GPU
   python -m benchmarks run mixed --profile quick     # mixed-space acquisition landscapes
   python -m benchmarks run global --profile medium --only global/rosenbrock   # one table
   python -m benchmarks run global --profile quick --executor ray --workers 2   # local Ray
@@ -16,6 +17,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import inspect
 import shlex
 import sys
 from pathlib import Path
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--threads", type=int, help="torch threads per worker (default: the "
                      "CPUs shared among the workers; 1 when other runs share the machine)")
     run.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    run.add_argument("--device", default="cpu", help="torch device of the model and data, "
+                     "for the suites that take one (scaling), e.g. cuda")
     run.add_argument("--no-progress", action="store_true")
     rep = sub.add_parser("report", help="write markdown tables and figures from the records")
     rep.add_argument("--out", type=Path, default=RESULTS)
@@ -64,7 +68,13 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--profile: suite {args.suite!r} has the profiles {profiles}, "
                          f"not {args.profile!r}")
 
-        tasks = SUITES[args.suite].tasks(args.profile, args.methods, args.seeds)
+        extra = {}
+        if args.device != "cpu":
+            if "device" not in inspect.signature(SUITES[args.suite].tasks).parameters:
+                parser.error(f"--device: suite {args.suite!r} runs on the CPU only; the "
+                             "scaling suite takes a device")
+            extra["device"] = args.device
+        tasks = SUITES[args.suite].tasks(args.profile, args.methods, args.seeds, **extra)
         if args.only:
             tasks = [t for t in tasks if args.only in t.key]
         path = args.out / f"{args.suite}-{args.profile}.jsonl"

@@ -175,6 +175,9 @@ def test_cli_rejects_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         main(["run", "global", "--workers", "0"])
     assert "--workers must be a positive integer" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", "bo", "--device", "cuda"])
+    assert "--device: suite 'bo' runs on the CPU only" in capsys.readouterr().err
 
 
 def test_every_landscape_snapshot_loads_as_an_ard_matern_gp():
@@ -443,7 +446,7 @@ def test_samplers_suite_smoke(tmp_path):
 
 def test_a_researchers_own_maximiser_runs_in_the_suites(tmp_path, monkeypatch):
     """``package.module:attribute`` names any object with acqopt's optimize signature; it runs
-    in the landscapes, mixed and bo suites beside the registered methods."""
+    in the landscapes, mixed, bo, scaling and highdim suites beside the registered methods."""
     (tmp_path / "my_maximisers.py").write_text(
         "import acqopt\n"
         "class HalfBudget:\n"
@@ -454,7 +457,7 @@ def test_a_researchers_own_maximiser_runs_in_the_suites(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     from acqopt.testing import MixedBumps
     from benchmarks import methods
-    from benchmarks.suites import bo, landscapes, mixed
+    from benchmarks.suites import bo, highdim, landscapes, mixed, scaling
 
     assert methods.is_import_path("my_maximisers:HalfBudget")
     assert not methods.is_import_path("lbfgs:design=sobol")
@@ -466,5 +469,12 @@ def test_a_researchers_own_maximiser_runs_in_the_suites(tmp_path, monkeypatch):
     assert r["counts"].queries <= 600
     optimizer, options = bo.parse_method("my_maximisers:HalfBudget")
     assert type(optimizer).__name__ == "HalfBudget" and options == {}
+    point = {**scaling.BASE, "n": 30, "d": 3}
+    r = scaling._optimise(scaling.acquisition(point, 0), point, "my_maximisers:HalfBudget", 0)
+    assert r["X"].shape == (1, 3) and r["queries"] > 0  # counted as BoTorch is, on its path
+    assert r["evaluator"] == "botorch"
+    acq = scaling.acquisition(point, 0)
+    X, value, queries = highdim._maximise(acq, 3, 1, "my_maximisers:HalfBudget", 0)
+    assert X.shape == (1, 3) and queries > 0 and value == pytest.approx(float(acq(X[None])))
     with pytest.raises(ValueError, match="cannot import"):
         methods.resolve("my_maximisers:Nope")

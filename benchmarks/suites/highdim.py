@@ -3,8 +3,9 @@
 BoTorch's standard loop, in which only the maximiser differs: every step fits BoTorch's default
 ``SingleTaskGP`` (dimension-scaled lengthscale prior, Hvarfner et al. 2024) from scratch with
 ``fit_gpytorch_mll``, builds LogEI (q = 1) or qLogEI (q = 4, joint, 128 Sobol base samples) and
-maximises it with ``botorch.optim.optimize_acqf`` (10 restarts, 512 raw samples) or with
-acqopt's drop-in ``acqopt.optimize_acqf`` at the same arguments and ``method=...``. Papenmeier
+maximises it with ``botorch.optim.optimize_acqf`` (10 restarts, 512 raw samples), with
+acqopt's drop-in ``acqopt.optimize_acqf`` at the same arguments and ``method=...``, or with a
+maximiser of one's own (``package.module:attribute``, its ``optimize`` at its defaults). Papenmeier
 et al. (ICML 2025) tie high-dimensional BO's failures to the acquisition's vanishing
 gradients; here the model, the data and the seeds are shared, so a difference is the
 maximiser's.
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks import methods as specs
 from benchmarks.runner import Task
 
 PROBLEMS = {
@@ -101,6 +103,9 @@ def _maximise(acq, d: int, q: int, method: str, seed: int) -> tuple[torch.Tensor
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             X, value = optimize_acqf(counter, bounds, q, num_restarts=10, raw_samples=512)
+    elif specs.is_import_path(method):  # a researcher's own maximiser
+        result = specs.resolve(method).optimize(counter, bounds, q=q, generator=seed)
+        X, value = result.candidates, result.acq_value
     else:
         import acqopt
 

@@ -21,6 +21,7 @@ Judged by the acquisition value at the candidate, evaluated once more by BoTorch
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import time
@@ -31,6 +32,7 @@ from pathlib import Path
 import torch
 
 from acqopt.counting import CountingAcquisition
+from benchmarks import methods as specs
 from benchmarks.report import fmt
 from benchmarks.runner import Task
 
@@ -69,14 +71,20 @@ def points(sweeps: dict) -> list[dict]:
 
 
 def key(p: dict) -> str:
-    return f"n{p['n']}-d{p['d']}-q{p['q']}-{p['acq']}-{p['model']}-{p['mode']}"
+    device = f"-{p['device']}" if p.get("device", "cpu") != "cpu" else ""
+    return f"n{p['n']}-d{p['d']}-q{p['q']}-{p['acq']}-{p['model']}-{p['mode']}{device}"
 
 
-def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Task]:
+def tasks(profile: str, methods: list[str] | None, seeds: int | None,
+          device: str = "cpu") -> list[Task]:
+    """The profile's tasks; with ``device`` (``python -m benchmarks run scaling --device
+    cuda``), the model, the data and the bounds live there (records keyed apart from the
+    CPU's)."""
     p = PROFILES[profile]
+    pts = [pt if device == "cpu" else {**pt, "device": device} for pt in points(p["sweeps"])]
     return [Task(f"scaling/{key(pt)}/{seed}/{method}", run,
                  dict(point=pt, seed=seed, method=method), label=f"{method} {key(pt)} {seed}")
-            for seed in range(seeds or p["seeds"]) for pt in points(p["sweeps"])
+            for seed in range(seeds or p["seeds"]) for pt in pts
             for method in methods or METHODS]
 
 
@@ -122,6 +130,9 @@ def acquisition(point: dict, seed: int):
     from botorch.sampling import SobolQMCNormalSampler
 
     model, X, Y = _model(point["n"], point["d"], point["model"], seed)
+    device = torch.device(point.get("device", "cpu"))
+    if device.type != "cpu":  # a copy: the cached model stays on the CPU
+        model, X, Y = copy.deepcopy(model).to(device), X.to(device), Y.to(device)
     best = float(Y.max())
     sampler = SobolQMCNormalSampler(torch.Size([128]), seed=seed)
     kind = point["acq"]
@@ -137,7 +148,8 @@ def acquisition(point: dict, seed: int):
 def _optimise(acq, point: dict, method: str, seed: int) -> dict:
     """One maximisation: candidates, wall time, acquisition time, counts, evaluator."""
     d, q = point["d"], point["q"]
-    bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(torch.float64)
+    bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(
+        dtype=torch.float64, device=point.get("device", "cpu"))
     sequential = point["mode"] == "sequential"
     start = time.perf_counter()
     if method.startswith("botorch"):
@@ -150,6 +162,12 @@ def _optimise(acq, point: dict, method: str, seed: int) -> dict:
             X, _ = botorch_optimize_acqf(counter, bounds, q, restarts, raw, sequential=sequential)
         return {"X": X, "wall": time.perf_counter() - start, "acq_seconds": counter.seconds,
                 "queries": counter.queries, "evaluator": "botorch"}
+    if specs.is_import_path(method):  # a researcher's own maximiser, at its defaults
+        counter = CountingAcquisition(acq)
+        result = specs.resolve(method).optimize(counter, bounds, q=q, generator=seed)
+        return {"X": result.candidates, "wall": time.perf_counter() - start,
+                "acq_seconds": counter.seconds, "queries": counter.queries,
+                "evaluator": getattr(result, "info", {}).get("evaluator", "-")}
     # acqopt's drop-in, step by step so that its own counter's record can be read
     from acqopt.api import OptimizeAcqfInputs, optimize_with_fixed_features
 
@@ -200,9 +218,9 @@ def report(records: list[dict], path: Path, profile: str) -> str:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
         groups[(r["point"], r["method"])].append(r)
-    lines = ["| n | d | q | acq | model | mode | method | runs | time s | acquisition s "
+    lines = ["| n | d | q | acq | model | mode | device | method | runs | time s | acquisition s "
              "| overhead s | time / botorch | value - botorch | evaluator |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (point, method), rs in sorted(groups.items(), key=lambda kv: (
             kv[1][0]["n"], kv[1][0]["d"], kv[1][0]["q"], kv[0])):
         r0 = rs[0]
@@ -212,7 +230,7 @@ def report(records: list[dict], path: Path, profile: str) -> str:
         gap = fmt([r["value"] - b["value"] for r, b in pairs], 2) if pairs else "-"
         lines.append(
             f"| {r0['n']} | {r0['d']} | {r0['q']} | {r0['acq']} | {r0['model']} | {r0['mode']} "
-            f"| {method} | {len(rs)} | {fmt([r['wall_time'] for r in rs], 2)} "
+            f"| {r0.get('device', 'cpu')} | {method} | {len(rs)} | {fmt([r['wall_time'] for r in rs], 2)} "
             f"| {fmt([r['acq_time'] for r in rs], 2)} | {fmt([r['overhead'] for r in rs], 2)} "
             f"| {ratio} | {gap} | {r0['evaluator']} |")
     return (
