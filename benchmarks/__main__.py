@@ -88,10 +88,29 @@ def main(argv: list[str] | None = None) -> int:
                       command="python -m benchmarks " + shlex.join(shown), threads=args.threads)
         print(f"{n} run(s) done, {len(tasks) - n} already in {path}")
     else:
-        from benchmarks.report import report
-
-        print(report(args.out))
+        print(write_pages(args.out))
     return 0
+
+
+def write_pages(out: Path) -> str:
+    """Writes ``<suite>-<profile>.md`` beside each records file under ``out``; returns the
+    text."""
+    from benchmarks.report import provenance
+    from benchmarks.store import read
+    from benchmarks.suites import SUITES
+
+    texts = []
+    for path in sorted(out.glob("*.jsonl")):
+        suite, _, profile = path.stem.partition("-")  # other records (plugins.jsonl) are skipped
+        if not profile or suite not in SUITES:
+            continue
+        records = read(path)
+        if not records:
+            continue
+        text = SUITES[suite].report(records, path, profile) + provenance(records, path)
+        path.with_suffix(".md").write_text(text)
+        texts.append(text)
+    return "\n".join(texts) or f"no records under {out}"
 
 
 if __name__ == "__main__":

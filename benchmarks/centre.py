@@ -6,7 +6,7 @@ symmetric boxes: their global minimum is the centre) rewards a maximiser that le
 middle, whatever acquisition value it reaches; one whose minimum lies off-centre (Schwefel's
 near a corner) punishes it. So a method that wins the BO result on such a problem must be
 checked for that lean before its win is read as a better maximiser. Each record is one
-maximisation of EI or LogEI on one snapshot (``benchmarks.landscapes``), at the method's
+maximisation of EI or LogEI on one snapshot (``benchmarks.snapshots``), at the method's
 default settings, with the proposal's distance from the box's middle (unit cube; the farthest a
 point can be is ``sqrt(d) / 2``), the objective at the proposal (minimised), and the acquisition
 value reached. Records go to ``results/centre.jsonl`` (resumable); the page is
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import acqopt
-from benchmarks import landscapes
+from benchmarks import snapshots
 from benchmarks.reference import BoTorchOptimizer
 from benchmarks.runner import Task, add_run_arguments, run_and_write
 
@@ -38,17 +38,17 @@ OPTIMUM_FROM_CENTRE = {"alpine1": 0.0, "rastrigin": 0.0,
 
 def run(snapshot: str, acquisition: str, method: str, seed: int) -> dict:
     warnings.filterwarnings("ignore")
-    acq, bounds = landscapes.acquisition(snapshot, acquisition)
+    acq, bounds = snapshots.acquisition(snapshot, acquisition)
     optimizer = (BoTorchOptimizer.from_name(method) if method.startswith("botorch")
                  else acqopt.get_optimizer(method))
     result = optimizer.optimize(acq, bounds, generator=seed)
     function = snapshot.split("-")[0]
-    (run_,) = [r for r in landscapes.RUNS if r.function == function]
-    u = landscapes._round(run_, result.candidates.reshape(1, -1).double())
+    (run_,) = [r for r in snapshots.RUNS if r.function == function]
+    u = snapshots._round(run_, result.candidates.reshape(1, -1).double())
     return {"suite": "centre", "problem": snapshot, "function": function,
             "acquisition": acquisition, "method": method, "seed": seed,
             "dist_centre": float((u - 0.5).norm()), "d": int(u.shape[-1]),
-            "objective": float(landscapes._objective(run_)(u)[0]),
+            "objective": float(snapshots._objective(run_)(u)[0]),
             "value": float(result.acq_value)}
 
 
@@ -56,7 +56,7 @@ def tasks(seeds: int, methods: list[str]) -> list[Task]:
     return [Task(f"centre/{snapshot}/{acq}/{seed}/{method}", run,
                  dict(snapshot=snapshot, acquisition=acq, method=method, seed=seed),
                  label=f"{method} {snapshot} {acq} seed {seed}")
-            for seed in range(seeds) for snapshot in landscapes.snapshot_names()
+            for seed in range(seeds) for snapshot in snapshots.snapshot_names()
             for acq in ("ei", "logei") for method in methods]
 
 

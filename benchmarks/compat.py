@@ -25,7 +25,7 @@ from botorch.sampling import SobolQMCNormalSampler
 
 import acqopt
 from acqopt.constraints import Polytope
-from benchmarks.landscapes import acquisition
+from benchmarks.snapshots import acquisition
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -119,7 +119,7 @@ def constrained_landscapes(seeds: int, method: str = "lbfgs") -> str:
     queries. Reports how often ``method`` reaches BoTorch's LogEI within 0.01 and the paired time
     ratio."""
     from acqopt import CountingAcquisition
-    from benchmarks.landscapes import snapshot_names
+    from benchmarks.snapshots import snapshot_names
 
     warnings.filterwarnings("ignore")
     rows, reached, ratios = [], 0, []

@@ -29,7 +29,7 @@ from botorch.sampling import SobolQMCNormalSampler
 import acqopt
 from acqopt.closed_form import closed_form_acquisition
 from acqopt.counting import CountingAcquisition
-from benchmarks.landscapes import acquisition
+from benchmarks.snapshots import acquisition
 
 RESULTS = Path(__file__).parent / "results"
 BATCHES = (1, 4, 16, 64, 256, 1024, 4096)

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 import acqopt
-from benchmarks.landscapes import acquisition
+from benchmarks.snapshots import acquisition
 
 PROBLEMS = ("alpine1-d20-n115", "rastrigin-d8-n60", "schwefel-d10-n60")
 WIDTHS = (32, 64, 128)

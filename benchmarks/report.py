@@ -1,7 +1,9 @@
-"""Results pages: each suite writes its own tables and figures; this module has what they share.
+"""What the suites' results pages share: quantiles, colours, paired tests, provenance.
 
-``python -m benchmarks report`` writes ``<suite>-<profile>.md`` beside each records file, with the
-command lines that made its records.
+A leaf: it imports no suite. Each suite writes its own tables and figures;
+``python -m benchmarks report`` (:func:`benchmarks.__main__.write_pages`) writes
+``<suite>-<profile>.md`` beside each records file, with the command lines that made its
+records.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.store import read
 
 
 def quantiles(xs: list[float]) -> tuple[float, float, float]:
@@ -84,21 +85,3 @@ def _shown(directory: Path) -> str:
         return str(directory.resolve().relative_to(Path(__file__).resolve().parents[1]))
     except ValueError:
         return str(directory)
-
-
-def report(out: Path) -> str:
-    """Writes ``<suite>-<profile>.md`` beside each records file; returns the text."""
-    from benchmarks.suites import SUITES
-
-    texts = []
-    for path in sorted(out.glob("*.jsonl")):
-        suite, _, profile = path.stem.partition("-")  # other records (plugins.jsonl) are skipped
-        if not profile or suite not in SUITES:
-            continue
-        records = read(path)
-        if not records:
-            continue
-        text = SUITES[suite].report(records, path, profile) + provenance(records, path)
-        path.with_suffix(".md").write_text(text)
-        texts.append(text)
-    return "\n".join(texts) or f"no records under {out}"

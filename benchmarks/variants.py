@@ -24,7 +24,7 @@ import torch
 
 import acqopt
 from benchmarks.functions import get_function
-from benchmarks.landscapes import acquisition
+from benchmarks.snapshots import acquisition
 from benchmarks.suites.globalopt import OPTIONS, TABLE1, Translated, bounds, shift
 from benchmarks.suites.landscapes import _botorch
 

@@ -183,7 +183,7 @@ def test_cli_rejects_bad_arguments(capsys):
 def test_every_landscape_snapshot_loads_as_an_ard_matern_gp():
     from gpytorch.kernels import MaternKernel, ScaleKernel
 
-    from benchmarks.landscapes import acquisition, load, snapshot_names
+    from benchmarks.snapshots import acquisition, load, snapshot_names
 
     names = snapshot_names()
     assert {n.split("-")[0] for n in names} == {"alpine1", "rastrigin", "schwefel", "digits"}
@@ -204,7 +204,7 @@ def test_every_landscape_snapshot_loads_as_an_ard_matern_gp():
 
 
 def test_snapshot_generation_is_deterministic(tmp_path):
-    from benchmarks.landscapes import Run, make_snapshots
+    from benchmarks.snapshots import Run, make_snapshots
 
     run = Run("rastrigin", 2, 6, (6, 8), seed=3)
     make_snapshots([run], tmp_path / "a")
@@ -349,11 +349,11 @@ def test_the_shifted_alpine1_is_alpine1_centred_at_the_shift():
 
 def test_centre_records_where_a_proposal_lies_and_what_the_objective_is_there():
     import acqopt
-    from benchmarks import centre, landscapes
+    from benchmarks import centre, snapshots
     from benchmarks.functions import get_function
 
     r = centre.run("rastrigin-d8-n40", "logei", "lbfgs", 0)
-    acq, bounds = landscapes.acquisition("rastrigin-d8-n40", "logei")
+    acq, bounds = snapshots.acquisition("rastrigin-d8-n40", "logei")
     x, value = acqopt.optimize_acqf(acq, bounds, method="lbfgs", generator=0)
     assert r["value"] == pytest.approx(float(value))
     assert r["dist_centre"] == pytest.approx(float((x - 0.5).norm()))
@@ -478,3 +478,17 @@ def test_a_researchers_own_maximiser_runs_in_the_suites(tmp_path, monkeypatch):
     assert X.shape == (1, 3) and queries > 0 and value == pytest.approx(float(acq(X[None])))
     with pytest.raises(ValueError, match="cannot import"):
         methods.resolve("my_maximisers:Nope")
+
+
+def test_the_shared_table_helpers_import_no_suite():
+    """benchmarks.report is a leaf: the suites import it, it imports none of them (not even
+    inside a function)."""
+    import ast
+
+    import benchmarks.report
+
+    tree = ast.parse(Path(benchmarks.report.__file__).read_text())
+    modules = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    modules += [a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for a in node.names]
+    assert not [m for m in modules if m and m.startswith("benchmarks.suites")]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from acqopt.adam import adam_step
 from acqopt.base import positive_float, positive_int
 
 
@@ -176,13 +177,3 @@ class Adam:
 
     def update(self, state: AdamMoments, mask: Tensor, s: Tensor, y: Tensor) -> None:
         return None
-
-
-def adam_step(m: Tensor, v: Tensor, grad: Tensor, t: int | Tensor, lr: float,
-              betas: tuple[float, float], eps: float) -> tuple[Tensor, Tensor, Tensor]:
-    """One Adam update for ascent: the new moments and the step ``lr m_hat / (sqrt(v_hat) + eps)``
-    at step ``t`` (from 1; a number or a tensor broadcasting against ``m``)."""
-    b1, b2 = betas
-    m = b1 * m + (1 - b1) * grad
-    v = b2 * v + (1 - b2) * grad * grad
-    return m, v, lr * (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + eps)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from acqopt.adam import Adam
 from acqopt.base import BaseOptimizer, Ending, Status, distinct_best, positive_float, positive_int
 from acqopt.counting import Problem
 from acqopt.local import ProjectedLBFGS, mixed
@@ -169,7 +170,7 @@ class GENNES(BaseOptimizer):
         q, d = problem.q, problem.d
         out_dim = q * d
         net = self.build_generator(out_dim, generator, problem.dtype, problem.device)
-        optimizer = torch.optim.Adam(net.parameters(), lr=self.lr)
+        optimizer = Adam(list(net.parameters()), lr=self.lr)
         T = (budget if budget is not None else self.default_budget_queries) // self.population
         for t in range(T):
             self.train_step(net, optimizer, problem, t, generator)
@@ -178,7 +179,7 @@ class GENNES(BaseOptimizer):
     def train_step(
         self,
         net: torch.nn.Sequential,
-        optimizer: torch.optim.Optimizer,
+        optimizer: Adam,
         problem: Problem,
         t: int,
         generator: torch.Generator,
@@ -189,10 +190,10 @@ class GENNES(BaseOptimizer):
         with torch.enable_grad():
             U = 0.5 * (net(u) + 1.0)  # tanh output mapped onto the unit cube
             _, grad = problem.value_and_grad(U.detach().reshape(-1, q, d))
-            optimizer.zero_grad()
             # Ascent on the mean acquisition: Adam minimises -(1/N) sum_i f(x_i).
-            U.backward(-grad.reshape(U.shape) / self.population)
-        optimizer.step()
+            grads = torch.autograd.grad(U, optimizer.params,
+                                        grad_outputs=-grad.reshape(U.shape) / self.population)
+        optimizer.step(list(grads))
 
 
 @dataclass(frozen=True, kw_only=True)

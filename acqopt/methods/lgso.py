@@ -41,9 +41,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from acqopt.adam import Adam, adam_step
 from acqopt.base import Ending, Status, positive_float, positive_int
 from acqopt.counting import Problem
-from acqopt.local.directions import adam_step
 from acqopt.methods.nes import ValueOnly
 from acqopt.outcomes import GeneratorInfo
 from acqopt.registry import register
@@ -68,41 +68,18 @@ def _mlp(n_in: int, hidden: int, n_out: int, generator: torch.Generator) -> nn.S
     return net
 
 
-class _Adam:
-    """Adam descent on a list of tensors (torch.optim's import and per-step overhead dominate
-    at this size)."""
-
-    def __init__(self, params: list[Tensor], lr: float, betas: tuple[float, float]) -> None:
-        self.params, self.lr, self.betas, self.t = params, lr, betas, 0
-        self.m = [torch.zeros_like(p) for p in params]
-        self.v = [torch.zeros_like(p) for p in params]
-
-    def step(self, loss: Tensor) -> None:
-        grads = torch.autograd.grad(loss, self.params)
-        self.t += 1
-        b1, b2 = self.betas
-        with torch.no_grad():
-            torch._foreach_lerp_(self.m, grads, 1 - b1)
-            torch._foreach_mul_(self.v, b2)
-            torch._foreach_addcmul_(self.v, grads, grads, 1 - b2)
-            denom = torch._foreach_sqrt(self.v)
-            torch._foreach_div_(denom, math.sqrt(1 - b2 ** self.t))
-            torch._foreach_add_(denom, 1e-8)
-            torch._foreach_addcdiv_(self.params, self.m, denom, -self.lr / (1 - b1 ** self.t))
-
-
 class _Gaussian:
     """``S(z, c) = mu(c) + sigma(c) z``, trained by Gaussian negative log-likelihood."""
 
     def __init__(self, n: int, hidden: int, generator: torch.Generator) -> None:
         self.net = _mlp(n, hidden, 2, generator)
-        self.opt = _Adam(list(self.net.parameters()), 1e-2, (0.9, 0.999))
+        self.opt = Adam(list(self.net.parameters()), 1e-2, (0.9, 0.999))
 
     def fit(self, C: Tensor, y: Tensor, steps: int, generator: torch.Generator) -> None:
         for _ in range(steps):
             out = self.net(C)
             mu, log_sigma = out[:, 0], out[:, 1].clamp(-6.0, 3.0)
-            self.opt.step((log_sigma + 0.5 * ((y - mu) / log_sigma.exp()).square()).mean())
+            self.opt.minimise((log_sigma + 0.5 * ((y - mu) / log_sigma.exp()).square()).mean())
 
     def expected(self, c: Tensor, generator: torch.Generator) -> Tensor:
         return self.net(c)[:, 0]
@@ -127,8 +104,8 @@ class _CramerGAN:
         self.samples = samples
         self.G = _mlp(n + self.noise_dim, hidden, 1, generator)
         self.D = _mlp(n + 1, hidden, self.critic_dim, generator)
-        self.opt_g = _Adam(list(self.G.parameters()), 1e-3, (0.5, 0.9))
-        self.opt_d = _Adam(list(self.D.parameters()), 1e-3, (0.5, 0.9))
+        self.opt_g = Adam(list(self.G.parameters()), 1e-3, (0.5, 0.9))
+        self.opt_d = Adam(list(self.D.parameters()), 1e-3, (0.5, 0.9))
 
     def _fake(self, C: Tensor, generator: torch.Generator) -> Tensor:
         z = torch.randn(C.shape[0], self.noise_dim, generator=generator, dtype=torch.float64)
@@ -149,11 +126,11 @@ class _CramerGAN:
             mid = (eps * real + (1 - eps) * fake).requires_grad_(True)
             (grad,) = torch.autograd.grad(self._f(mid, C, fake2).sum(), mid, create_graph=True)
             penalty = self.penalty * ((grad.norm(dim=1) - 1.0) ** 2).mean()
-            self.opt_d.step(-(self._f(real, C, fake2) - self._f(fake, C, fake2)).mean() + penalty)
+            self.opt_d.minimise(-(self._f(real, C, fake2) - self._f(fake, C, fake2)).mean() + penalty)
 
             fake, fake2 = self._fake(C, generator), self._fake(C, generator)
             hr, hg, hg2 = self._h(real, C), self._h(fake, C), self._h(fake2, C)
-            self.opt_g.step(((hr - hg).norm(dim=1) + (hr - hg2).norm(dim=1)
+            self.opt_g.minimise(((hr - hg).norm(dim=1) + (hr - hg2).norm(dim=1)
                              - (hg - hg2).norm(dim=1)).mean())
 
     def expected(self, c: Tensor, generator: torch.Generator) -> Tensor:

@@ -34,10 +34,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from acqopt.adam import adam_step
 from acqopt.base import BaseOptimizer, Ending, Status, positive_float, positive_int
 from acqopt.counting import Problem
 from acqopt.design import check_design, initial_points
-from acqopt.local.directions import adam_step
 from acqopt.outcomes import SearchDistributionInfo
 from acqopt.registry import register
 

@@ -29,7 +29,7 @@ from botorch.optim import optimize_acqf as botorch_optimize_acqf
 import acqopt
 from acqopt.counting import CountingAcquisition
 from benchmarks import digits
-from benchmarks.landscapes import acquisition, snapshot_names
+from benchmarks.snapshots import acquisition, snapshot_names
 from benchmarks.report import fmt
 from benchmarks import methods as specs
 from benchmarks.runner import Task
