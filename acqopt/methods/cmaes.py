@@ -123,65 +123,13 @@ class CMAES(BaseOptimizer):
         return self.popsize or 4 + int(3 * math.log(n))
 
     def _run(self, problem: Problem, generator: torch.Generator) -> Ending:
-        with warnings.catch_warnings():  # pycma warns on import when matplotlib is missing
-            warnings.filterwarnings("ignore", message=".*matplotlib.*")
-            import cma
-
-        q, d = problem.q, problem.d
-        n = q * d
         rng = np.random.default_rng(derive_seed(generator))
-        lam = self._lambda(n)
-        restarts = generations = local_iterations = 0
-        carried = None  # local searches of past generations still running
-        status = Status.CONVERGED
+        lam = self._lambda(problem.q * problem.d)
+        progress, restarts, status = _Progress(), 0, Status.CONVERGED
         while True:
             mean = self._initial_mean(problem, generator, first=restarts == 0)
-            opts = {
-                "popsize": lam,
-                "bounds": [0.0, 1.0],
-                "CMA_active": True,
-                "maxstd": self.sigma_cap,
-                "tolfun": self.tolfun,
-                "tolx": self.tolx,
-                "randn": lambda *shape: rng.standard_normal(shape),
-                "seed": np.nan,  # never seed numpy's global RNG
-                "verbose": -9,
-                "verb_log": 0,
-                "verb_disp": 0,
-            }
-            if n == 1:  # pycma's maxstd fails at d = 1 ("not yet initialized"): capped below
-                opts["maxstd"] = np.inf
-            if problem.grid is not None:  # a margin on grid columns (module docstring)
-                opts["minstd"] = list(problem.grid.min_std().repeat(q).numpy())
-            es = cma.CMAEvolutionStrategy(mean, self.sigma0, opts)
-            while not es.stop():
-                sampled = np.asarray(es.ask())
-                k = problem.affordable(lam)
-                if k == 0:
-                    break
-                U = torch.as_tensor(sampled[:k], dtype=problem.dtype).to(problem.device)
-                U = U.reshape(k, q, d)
-                batch = U if carried is None else torch.cat([U, carried])
-                until = lam - math.ceil(self.wait_for * lam)
-                refined = mixed.refine(self.local, problem, batch, until=until)
-                generations += 1
-                local_iterations += int(refined.iterations.sum())
-                if refined.values.shape[0] < lam:  # the budget truncated this generation
-                    break
-                running = refined.running
-                carried = None
-                if running is not None and bool(running.any()):
-                    carried = refined.U[running]
-                told = refined.U[:lam] if self.update == "lamarckian" else U
-                try:
-                    es.tell(list(told.reshape(lam, n).cpu().double().numpy()),
-                            _fitness(refined.values[:lam]))
-                except RuntimeError as e:  # a population refined onto one point: C collapses
-                    if "variance has become negative" not in str(e):
-                        raise
-                    break  # this run has converged; restart or stop as after es.stop()
-                if n == 1:
-                    es.sigma = min(es.sigma, self.sigma_cap / math.sqrt(float(es.C[0, 0])))
+            es = self._strategy(problem, mean, lam, rng)
+            self._evolve(problem, es, lam, progress)
             if problem.affordable(1) == 0:
                 status = Status.BUDGET_EXHAUSTED
                 break
@@ -189,10 +137,69 @@ class CMAES(BaseOptimizer):
                 break
             restarts += 1
             lam *= 2  # IPOP
-        problem.info.update(generations=generations, restarts=restarts, final_popsize=lam,
-                            final_sigma=float(es.sigma), local_iterations=local_iterations)
-        return Ending(status, f"{generations} generation(s), {restarts} restart(s), final "
-                              f"popsize {lam}")
+        problem.info.update(generations=progress.generations, restarts=restarts,
+                            final_popsize=lam, final_sigma=float(es.sigma),
+                            local_iterations=progress.local_iterations)
+        return Ending(status, f"{progress.generations} generation(s), {restarts} restart(s), "
+                              f"final popsize {lam}")
+
+    def _strategy(self, problem: Problem, mean: np.ndarray, lam: int, rng: np.random.Generator):
+        """A pycma ``CMAEvolutionStrategy`` (active CMA, in the unit cube) of population
+        ``lam`` from ``mean``, drawing its normals from ``rng``."""
+        with warnings.catch_warnings():  # pycma warns on import when matplotlib is missing
+            warnings.filterwarnings("ignore", message=".*matplotlib.*")
+            import cma
+
+        n = problem.q * problem.d
+        opts = {
+            "popsize": lam,
+            "bounds": [0.0, 1.0],
+            "CMA_active": True,
+            "maxstd": self.sigma_cap,
+            "tolfun": self.tolfun,
+            "tolx": self.tolx,
+            "randn": lambda *shape: rng.standard_normal(shape),
+            "seed": np.nan,  # never seed numpy's global RNG
+            "verbose": -9,
+            "verb_log": 0,
+            "verb_disp": 0,
+        }
+        if n == 1:  # pycma's maxstd fails at d = 1 ("not yet initialized"): capped in _evolve
+            opts["maxstd"] = np.inf
+        if problem.grid is not None:  # a margin on grid columns (module docstring)
+            opts["minstd"] = list(problem.grid.min_std().repeat(problem.q).numpy())
+        return cma.CMAEvolutionStrategy(mean, self.sigma0, opts)
+
+    def _evolve(self, problem: Problem, es, lam: int, progress: _Progress) -> None:
+        """The generations of one CMA-ES run: each samples ``lam`` candidates, refines them
+        beside the local searches still running from earlier generations (returning once all
+        but ``1 - wait_for`` of them have ended) and tells CMA-ES the refined values. Ends when
+        pycma stops, when the population has collapsed onto one point, or when the budget
+        cannot pay for a whole generation."""
+        q, d = problem.q, problem.d
+        n = q * d
+        while not es.stop():
+            sampled = np.asarray(es.ask())
+            k = problem.affordable(lam)
+            if k == 0:
+                return
+            U = torch.as_tensor(sampled[:k], dtype=problem.dtype).to(problem.device)
+            U = U.reshape(k, q, d)
+            batch = U if progress.carried is None else torch.cat([U, progress.carried])
+            until = lam - math.ceil(self.wait_for * lam)
+            refined = mixed.refine(self.local, problem, batch, until=until)
+            progress.generations += 1
+            progress.local_iterations += int(refined.iterations.sum())
+            if refined.values.shape[0] < lam:  # the budget truncated this generation
+                return
+            running = refined.running
+            progress.carried = refined.U[running] \
+                if running is not None and bool(running.any()) else None
+            told = refined.U[:lam] if self.update == "lamarckian" else U
+            if not _tell(es, told.reshape(lam, n), refined.values[:lam]):
+                return  # this run has converged; restart or stop as after es.stop()
+            if n == 1:
+                es.sigma = min(es.sigma, self.sigma_cap / math.sqrt(float(es.C[0, 0])))
 
     def _initial_mean(self, problem: Problem, generator: torch.Generator, first: bool) -> np.ndarray:
         """The first start's mean is ``x0`` or the best raw sample; a restart's is uniform.
@@ -213,6 +220,27 @@ class CMAES(BaseOptimizer):
         U = initial_points(self.design, problem, self.raw_samples, generator)
         values = problem.value(U)
         return U[int(values.argmax())].reshape(-1).cpu().double().numpy()
+
+
+@dataclass
+class _Progress:
+    """What one CMA-ES search carries across its IPOP restarts."""
+
+    generations: int = 0
+    local_iterations: int = 0
+    carried: torch.Tensor | None = None  # local searches of past generations still running
+
+
+def _tell(es, told: torch.Tensor, values: torch.Tensor) -> bool:
+    """Tells ``es`` the points ``told`` (``lam x n``) and their values; False when the
+    population was refined onto one point and the covariance collapsed."""
+    try:
+        es.tell(list(told.cpu().double().numpy()), _fitness(values))
+    except RuntimeError as e:
+        if "variance has become negative" not in str(e):
+            raise
+        return False
+    return True
 
 
 def _fitness(values: torch.Tensor) -> list[float]:
