@@ -67,98 +67,134 @@ def descend(
     """
     shape = U.shape
     n = problem.affordable(shape[0])
-    iterations = torch.zeros(n, dtype=torch.long, device=U.device)
     if max_iter == 0 or n == 0:
+        iterations = torch.zeros(n, dtype=torch.long, device=U.device)
         if values is None:
             values = problem.value(U[:n])
         return LocalResult(U[:n], values[:n], iterations, torch.zeros_like(iterations).bool())
     x = problem.project(U[:n].reshape(n, -1)).clone()
     f, g = problem.value_and_grad(x.reshape(n, *shape[1:]))
-    h, g = -f, -g.reshape(n, -1)
-    best_x, best_h = x.clone(), h.clone()
-    d_state, r_state = direction.init(x), rule.init(x, h, g)
-    replaced: list[tuple[Tensor, Tensor, Tensor]] = []
-
-    active = torch.isfinite(h)
-    if gtol is not None:
-        active &= projected_grad_norm(x, g) > gtol
-    d, slope, first = _compute(problem, direction, d_state, active, x, g)
-    rule.begin(r_state, active, d, slope, first)
+    s = _Searches(problem, direction, rule, gtol, x, -f, -g.reshape(n, -1))
     called = False
     while True:
-        running = active.nonzero().flatten()
+        running = s.active.nonzero().flatten()
         if until > 0 and called and running.numel() <= until:
             break
         called = True
         k = problem.affordable(running.numel())
         new = None
         if more is not None and k == running.numel():
-            free = (~active).nonzero().flatten()
+            free = (~s.active).nonzero().flatten()
             room = min(free.numel(), problem.affordable(k + free.numel()) - k)
             new = more(room) if room > 0 else None
             if new is not None and new.shape[0] == 0:
                 new = None
         if k == 0 and new is None:
             break
-        idx, evaluated = running, active
+        idx, evaluated = running, s.active
         if k < running.numel():  # the budget pays for the first k running starts only
             idx = running[:k]
-            evaluated = torch.zeros_like(active).index_fill_(0, idx, True)
-        trial = problem.project((x + r_state.step[:, None] * d)[idx])
+            evaluated = torch.zeros_like(s.active).index_fill_(0, idx, True)
+        trial = problem.project((s.x + s.r_state.step[:, None] * s.d)[idx])
         if new is None:
             f_t, g_t = problem.value_and_grad(trial.reshape(k, *shape[1:]))
         else:  # the new starts are evaluated in the same call, then take the freed rows
             rows = free[: new.shape[0]]
             starts = problem.project(new.reshape(rows.numel(), -1))
             f_t, g_t = problem.value_and_grad(torch.cat([trial, starts]).reshape(-1, *shape[1:]))
-            replaced.append((best_x[rows], best_h[rows], iterations[rows]))
-            x, h = x.index_put((rows,), starts), h.index_put((rows,), -f_t[k:])
-            g = g.index_put((rows,), -g_t[k:].reshape(rows.numel(), -1))
-            best_x, best_h = best_x.index_put((rows,), starts), best_h.index_put((rows,), -f_t[k:])
-            iterations = iterations.index_fill(0, rows, 0)
-            begun = torch.zeros_like(active).index_fill_(0, rows, True)
-            reset_rows(d_state, direction.init(x), begun)
-            reset_rows(r_state, rule.init(x, h, g), begun)
-            begun &= torch.isfinite(h)
-            if gtol is not None:
-                begun &= projected_grad_norm(x, g) > gtol
-            d_new, slope, first = _compute(problem, direction, d_state, begun, x, g)
-            d = torch.where(begun[:, None], d_new, d)
-            rule.begin(r_state, begun, d, slope, first)
-            active = active | begun
+            s.begin(rows, starts, -f_t[k:], -g_t[k:].reshape(rows.numel(), -1))
             f_t, g_t = f_t[:k], g_t[:k]
-        x_t = x.index_put((idx,), trial)
-        h_t = h.index_put((idx,), -f_t)
-        g_t = g.index_put((idx,), -g_t.reshape(k, g.shape[1]))
-        moved, x_new, h_new, g_new, stopped = rule.judge(r_state, evaluated, x, h, g, x_t, h_t, g_t)
-        active &= ~stopped
-        if not bool(moved.any()):
-            continue
-        direction.update(d_state, moved, x_new - x, g_new - g)
-        h_old = h
-        m = moved[:, None]
-        x, h, g = torch.where(m, x_new, x), torch.where(moved, h_new, h), torch.where(m, g_new, g)
-        iterations += moved
-        better = moved & (h <= best_h)
-        best_x, best_h = torch.where(better[:, None], x, best_x), torch.where(better, h, best_h)
-        done = iterations >= max_iter
-        if ftol is not None:
-            scale = torch.maximum(torch.maximum(h_old.abs(), h.abs()), torch.ones_like(h))
-            done |= (h_old - h) <= ftol * scale
+        x_t = s.x.index_put((idx,), trial)
+        h_t = s.h.index_put((idx,), -f_t)
+        g_t = s.g.index_put((idx,), -g_t.reshape(k, s.g.shape[1]))
+        moved, x_new, h_new, g_new, stopped = rule.judge(s.r_state, evaluated, s.x, s.h, s.g,
+                                                         x_t, h_t, g_t)
+        s.active &= ~stopped
+        if bool(moved.any()):
+            s.accept(moved, x_new, h_new, g_new, max_iter, ftol)
+    return s.result(shape)
+
+
+class _Searches:
+    """The state of a batch of local searches, one row per start (full width; rows outside a
+    mask never change): iterates ``x``, ``h = -acquisition`` and its gradient ``g``, the best
+    point each visited, accepted steps, which still run, the direction and step-rule states,
+    the next direction ``d``, and the searches whose rows were handed to new starts."""
+
+    def __init__(self, problem: Problem, direction, rule, gtol: float | None, x: Tensor,
+                 h: Tensor, g: Tensor) -> None:
+        self.problem, self.direction, self.rule, self.gtol = problem, direction, rule, gtol
+        self.x, self.h, self.g = x, h, g
+        self.best_x, self.best_h = x.clone(), h.clone()
+        self.iterations = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+        self.d_state, self.r_state = direction.init(x), rule.init(x, h, g)
+        self.replaced: list[tuple[Tensor, Tensor, Tensor]] = []
+        self.active = torch.isfinite(h)
         if gtol is not None:
-            done |= projected_grad_norm(x, g) <= gtol
+            self.active &= projected_grad_norm(x, g) > gtol
+        self.d, slope, first = _compute(problem, direction, self.d_state, self.active, x, g)
+        rule.begin(self.r_state, self.active, self.d, slope, first)
+
+    def begin(self, rows: Tensor, starts: Tensor, h: Tensor, g: Tensor) -> None:
+        """New starts (``starts``, their ``h`` and ``g``) take the freed ``rows``; the searches
+        that ended there are kept for the result."""
+        self.replaced.append((self.best_x[rows], self.best_h[rows], self.iterations[rows]))
+        self.x, self.h = self.x.index_put((rows,), starts), self.h.index_put((rows,), h)
+        self.g = self.g.index_put((rows,), g)
+        self.best_x = self.best_x.index_put((rows,), starts)
+        self.best_h = self.best_h.index_put((rows,), h)
+        self.iterations = self.iterations.index_fill(0, rows, 0)
+        begun = torch.zeros_like(self.active).index_fill_(0, rows, True)
+        reset_rows(self.d_state, self.direction.init(self.x), begun)
+        reset_rows(self.r_state, self.rule.init(self.x, self.h, self.g), begun)
+        begun &= torch.isfinite(self.h)
+        if self.gtol is not None:
+            begun &= projected_grad_norm(self.x, self.g) > self.gtol
+        self._renew(begun)
+        self.active = self.active | begun
+
+    def accept(self, moved: Tensor, x_new: Tensor, h_new: Tensor, g_new: Tensor,
+               max_iter: int, ftol: float | None) -> None:
+        """The ``moved`` searches take their step: the direction learns from it, the best
+        points follow, the stopping tests run and the searches that go on get a new
+        direction."""
+        self.direction.update(self.d_state, moved, x_new - self.x, g_new - self.g)
+        h_old = self.h
+        m = moved[:, None]
+        self.x, self.g = torch.where(m, x_new, self.x), torch.where(m, g_new, self.g)
+        self.h = torch.where(moved, h_new, self.h)
+        self.iterations += moved
+        better = moved & (self.h <= self.best_h)
+        self.best_x = torch.where(better[:, None], self.x, self.best_x)
+        self.best_h = torch.where(better, self.h, self.best_h)
+        done = self.iterations >= max_iter
+        if ftol is not None:
+            scale = torch.maximum(torch.maximum(h_old.abs(), self.h.abs()),
+                                  torch.ones_like(self.h))
+            done |= (h_old - self.h) <= ftol * scale
+        if self.gtol is not None:
+            done |= projected_grad_norm(self.x, self.g) <= self.gtol
         done &= moved
-        active &= ~done
-        renew = moved & ~done
-        d_new, slope, first = _compute(problem, direction, d_state, renew, x, g)
-        d = torch.where(renew[:, None], d_new, d)
-        rule.begin(r_state, renew, d, slope, first)
-    if replaced:
-        best_x = torch.cat([r[0] for r in replaced] + [best_x])
-        best_h = torch.cat([r[1] for r in replaced] + [best_h])
-        iterations = torch.cat([r[2] for r in replaced] + [iterations])
-        active = torch.cat([torch.zeros_like(r[2], dtype=torch.bool) for r in replaced] + [active])
-    return LocalResult(best_x.reshape(-1, *shape[1:]), -best_h, iterations, active)
+        self.active &= ~done
+        self._renew(moved & ~done)
+
+    def _renew(self, mask: Tensor) -> None:
+        """New directions for the searches in ``mask``, and the step rule's start on them."""
+        d_new, slope, first = _compute(self.problem, self.direction, self.d_state, mask,
+                                       self.x, self.g)
+        self.d = torch.where(mask[:, None], d_new, self.d)
+        self.rule.begin(self.r_state, mask, self.d, slope, first)
+
+    def result(self, shape: torch.Size) -> LocalResult:
+        """The best point of every search, those whose rows were reused first."""
+        best_x, best_h, iterations, active = self.best_x, self.best_h, self.iterations, self.active
+        if self.replaced:
+            best_x = torch.cat([r[0] for r in self.replaced] + [best_x])
+            best_h = torch.cat([r[1] for r in self.replaced] + [best_h])
+            iterations = torch.cat([r[2] for r in self.replaced] + [iterations])
+            active = torch.cat([torch.zeros_like(r[2], dtype=torch.bool)
+                                for r in self.replaced] + [active])
+        return LocalResult(best_x.reshape(-1, *shape[1:]), -best_h, iterations, active)
 
 
 def _compute(problem: Problem, direction, state, mask: Tensor, x: Tensor, g: Tensor):
