@@ -101,7 +101,7 @@ def write_pages(out: Path) -> str:
 
     texts = []
     for path in sorted(out.glob("*.jsonl")):
-        suite, _, profile = path.stem.partition("-")  # other records (plugins.jsonl) are skipped
+        suite, _, profile = path.stem.partition("-")  # other files (not <suite>-<profile>) are skipped
         if not profile or suite not in SUITES:
             continue
         records = read(path)

@@ -71,9 +71,9 @@ def test_smoke_run_and_report(tmp_path):
     assert main(["run", "landscapes", "--profile", "smoke", "--out", str(tmp_path),
                  "--no-progress"]) == 0
     assert len(read(tmp_path / "landscapes-smoke.jsonl")) == 1
-    (tmp_path / "plugins.jsonl").write_text('{"host": "ax"}\n')  # another benchmark's records
+    (tmp_path / "notes.jsonl").write_text('{"host": "ax"}\n')  # not <suite>-<profile>
     assert main(["report", "--out", str(tmp_path)]) == 0
-    assert not (tmp_path / "plugins.md").exists()
+    assert not (tmp_path / "notes.md").exists()
     page = (tmp_path / "landscapes-smoke.md").read_text()
     assert "| logei | 10x512 | lbfgs |" in page
     assert "`python -m benchmarks run landscapes --profile smoke` (1 runs)" in page
@@ -288,7 +288,7 @@ def test_a_second_writer_is_refused_and_a_read_only_finished_file_is_fine(tmp_pa
 
 
 def test_gradient_bias_compares_each_step_with_the_true_gradient():
-    from benchmarks.gradient_bias import fixed_point, run
+    from benchmarks.suites.gradient_bias import fixed_point, run
 
     r = run("stochastic-rosenbrock-d10", seed=0, method="lgso", noise=False, budget=3300)
     assert len(r["cosine"]) == len(r["g"]) == 2  # two steps of (15 + 1) x 100 queries
@@ -299,7 +299,7 @@ def test_gradient_bias_compares_each_step_with_the_true_gradient():
 
 
 def test_plugins_page_pairs_by_seed_against_the_host(tmp_path):
-    from benchmarks.plugins import INITIAL, page
+    from benchmarks.suites.plugins import INITIAL, page
 
     def rec(method, seed, best):
         n = INITIAL + 2
@@ -349,7 +349,8 @@ def test_the_shifted_alpine1_is_alpine1_centred_at_the_shift():
 
 def test_centre_records_where_a_proposal_lies_and_what_the_objective_is_there():
     import acqopt
-    from benchmarks import centre, snapshots
+    from benchmarks import snapshots
+    from benchmarks.suites import centre
     from benchmarks.functions import get_function
 
     r = centre.run("rastrigin-d8-n40", "logei", "lbfgs", 0)

@@ -2,15 +2,20 @@
 
 from benchmarks.suites import (
     bo,
+    centre,
     constrained,
     globalopt,
+    gradient_bias,
     highdim,
     landscapes,
     mixed,
+    plugins,
     samplers,
     scaling,
     searches,
 )
 
-SUITES = {"bo": bo, "constrained": constrained, "global": globalopt, "highdim": highdim,
-          "landscapes": landscapes, "mixed": mixed, "samplers": samplers, "scaling": scaling, "searches": searches}
+SUITES = {"bo": bo, "centre": centre, "constrained": constrained, "global": globalopt,
+          "gradient_bias": gradient_bias, "highdim": highdim, "landscapes": landscapes,
+          "mixed": mixed, "plugins": plugins, "samplers": samplers, "scaling": scaling,
+          "searches": searches}

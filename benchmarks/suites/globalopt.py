@@ -28,7 +28,8 @@ from statistics import median
 import torch
 
 import acqopt
-from benchmarks import gradient_bias, rosenbrock
+from benchmarks import rosenbrock
+from benchmarks.suites import gradient_bias
 from benchmarks.functions import QIU, get_function
 from benchmarks.report import fmt, method_colours, method_legend
 from benchmarks.runner import Task
@@ -227,7 +228,7 @@ def report(records: list[dict], path: Path, profile: str) -> str:
         rosenbrock_figure(ros, figure)
         text += ("\n## L-GSO paper: stochastic and submanifold Rosenbrock\n\n"
                  f"![rosenbrock]({figure.name})\n\n"
-                 + rosenbrock_table(ros, read(path.with_name("gradient-bias.jsonl"))) + "\n")
+                 + rosenbrock_table(ros, read(path.with_name("gradient_bias-full.jsonl"))) + "\n")
     return text
 
 
@@ -440,7 +441,7 @@ def rosenbrock_table(records: list[dict], bias: list[dict] = ()) -> str:
                  f"10-D, median g at {final:.0e} | Gaussian {gauss:.3g} vs GAN {gan:.3g} | "
                  f"{'yes' if gauss <= gan else 'no: the GAN is better'} |\n")
     cell, verdict = gradient_bias.claim(list(bias))
-    text += ("| no bias in the surrogate's gradients | `gradient-bias.md`: K independent "
+    text += ("| no bias in the surrogate's gradients | `gradient_bias-full.md`: K independent "
              "estimates at fixed points, the cosine of their mean against what noise alone "
              f"explains | {cell} | {verdict} |\n")
     return text

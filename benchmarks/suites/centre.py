@@ -9,16 +9,13 @@ checked for that lean before its win is read as a better maximiser. Each record 
 maximisation of EI or LogEI on one snapshot (``benchmarks.snapshots``), at the method's
 default settings, with the proposal's distance from the box's middle (unit cube; the farthest a
 point can be is ``sqrt(d) / 2``), the objective at the proposal (minimised), and the acquisition
-value reached. Records go to ``results/centre.jsonl`` (resumable); the page is
-``results/centre.md``.
+value reached.
 
-Run: ``python -m benchmarks.centre [--seeds 3] [--methods botorch lbfgs cma-lbfgs gennes]``.
+Run: ``python -m benchmarks run centre --profile full [--methods botorch lbfgs ...]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import warnings
 from pathlib import Path
 
@@ -27,9 +24,8 @@ import numpy as np
 import acqopt
 from benchmarks import snapshots
 from benchmarks.reference import BoTorchOptimizer
-from benchmarks.runner import Task, add_run_arguments, run_and_write
+from benchmarks.runner import Task
 
-RESULTS = Path(__file__).parent / "results"
 METHODS = ("botorch", "lbfgs", "cma-lbfgs", "gennes")
 # Distance of each function's global minimiser from the middle of its box (unit cube).
 OPTIMUM_FROM_CENTRE = {"alpine1": 0.0, "rastrigin": 0.0,
@@ -52,7 +48,11 @@ def run(snapshot: str, acquisition: str, method: str, seed: int) -> dict:
             "value": float(result.acq_value)}
 
 
-def tasks(seeds: int, methods: list[str]) -> list[Task]:
+PROFILES = {"full": dict(seeds=3)}
+
+
+def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Task]:
+    seeds, methods = seeds or PROFILES[profile]["seeds"], methods or list(METHODS)
     return [Task(f"centre/{snapshot}/{acq}/{seed}/{method}", run,
                  dict(snapshot=snapshot, acquisition=acq, method=method, seed=seed),
                  label=f"{method} {snapshot} {acq} seed {seed}")
@@ -63,8 +63,7 @@ def tasks(seeds: int, methods: list[str]) -> list[Task]:
 def page(records: list[dict], path: Path) -> str:
     lines = ["# Where the maximisers propose: distance from the middle of the box\n",
              " ".join(__doc__.split("\n\n")[1].split()).replace(
-                 " Records go to ``results/centre.jsonl`` (resumable); the page is "
-                 "``results/centre.md``.", "") + "\n",
+                 "", "") + "\n",
              "Medians over the function's three snapshots, both acquisitions and every seed; "
              "'LogEI against BoTorch' is the median of the method's LogEI value minus "
              "BoTorch's on the same snapshot and seed (nats; EI is left out there, its scale "
@@ -89,24 +88,8 @@ def page(records: list[dict], path: Path) -> str:
                      f"{q2:.3f} [{q1:.3f}, {q3:.3f}] | "
                      f"{np.median([r['objective'] for r in rs]):.4g} | "
                      + (f"{np.median(gap):+.3f} |" if gap else "- |"))
-    commands = sorted({r["command"] for r in records if r.get("command")})
-    lines.append(f"\nRecords: `{path.name}` ({len(records)} runs), made by "
-                 + ", ".join(f"`{c}`" for c in commands) + ".")
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.centre",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--methods", nargs="+", default=list(METHODS))
-    add_run_arguments(parser, RESULTS)
-    args = parser.parse_args(argv)
-    print(run_and_write("centre", tasks(args.seeds, args.methods), page, args,
-                        command=f"python -m benchmarks.centre --seeds {args.seeds} "
-                                f"--methods {' '.join(args.methods)}"))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def report(records: list[dict], path: Path, profile: str) -> str:
+    return page(records, path)

@@ -16,16 +16,13 @@ samples even on the noise-free mean), so a second measurement separates them at 
 ``K`` independent one-step estimates from the same point at the same queries (``lgso`` fitted
 from scratch with 300 training iterations, ``es-grad`` with all its queries in one step). The
 cosine of a single estimate falls with noise; the cosine of the mean of the ``K`` estimates
-approaches 1 as ``K`` grows only if the estimator is unbiased. Records go to
-``results/gradient-bias.jsonl`` (resumable); the page is ``results/gradient-bias.md``.
+approaches 1 as ``K`` grows only if the estimator is unbiased.
 
-Run: ``python -m benchmarks.gradient_bias [--seeds 3] [--budget 40000]``.
+Run: ``python -m benchmarks run gradient_bias --profile full``.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
@@ -34,12 +31,11 @@ import numpy as np
 import torch
 
 import acqopt
-from acqopt.local.directions import adam_step
+from acqopt.adam import adam_step
 from benchmarks import rosenbrock
 from benchmarks.report import fmt
-from benchmarks.runner import Task, add_run_arguments, run_and_write
+from benchmarks.runner import Task
 
-RESULTS = Path(__file__).parent / "results"
 METHODS = ("lgso", "lgso-gan", "es-grad")
 
 
@@ -149,7 +145,18 @@ def fixed_point(problem: str, point: int, method: str, estimates: int) -> dict:
             "g": float(sim.expected(psi))}
 
 
-def tasks(seeds: int, budget: int, estimates: int = 20) -> list[Task]:
+PROFILES = {"full": dict(seeds=3, budget=40000)}
+
+
+def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Task]:
+    """The runs along the estimators' own searches and the fixed-point estimates; ``methods``
+    selects among lgso, lgso-gan and es-grad."""
+    p = PROFILES[profile]
+    out = _tasks(seeds or p["seeds"], p["budget"])
+    return [t for t in out if methods is None or t.kwargs["method"] in methods]
+
+
+def _tasks(seeds: int, budget: int, estimates: int = 20) -> list[Task]:
     out = []
     for seed in range(seeds):
         for problem in rosenbrock.PROBLEMS:
@@ -178,9 +185,7 @@ def tasks(seeds: int, budget: int, estimates: int = 20) -> list[Task]:
 def page(records: list[dict], path: Path) -> str:
     lines = ["# Gradient bias of the no-gradient estimators (L-GSO's third claim)\n",
              " ".join(__doc__.split("\n\n")[1].split()) + "\n",
-             " ".join(__doc__.split("\n\n")[2].split()).replace(
-                 " Records go to ``results/gradient-bias.jsonl`` (resumable); the page is "
-                 "``results/gradient-bias.md``.", "") + "\n",
+             " ".join(__doc__.split("\n\n")[2].split()) + "\n",
              "| problem | method | simulator | runs | steps | cosine per step, median [IQR] | "
              "share of steps with cosine > 0 | g at the end, median |",
              "|---|---|---|---|---|---|---|---|"]
@@ -212,10 +217,11 @@ def page(records: list[dict], path: Path) -> str:
     cell, verdict = claim(fixed)
     lines.append(f"\nThe poster's \"we do not observe bias in gradients\": {cell}: "
                  f"**{verdict}**.")
-    commands = sorted({r["command"] for r in records + fixed if r.get("command")})
-    lines.append(f"\nRecords: `{path.name}` ({len(records) + len(fixed)} runs), made by "
-                 + ", ".join(f"`{c}`" for c in commands) + ".")
     return "\n".join(lines) + "\n"
+
+
+def report(records: list[dict], path: Path, profile: str) -> str:
+    return page(records, path)
 
 
 def _if_unbiased(r: dict) -> float | None:
@@ -242,20 +248,3 @@ def claim(records: list[dict]) -> tuple[str, str]:
             f"{sum(not biased(r) for r in lgso)} of {len(lgso)} fixed points (within "
             f"{BIAS_MARGIN}); es-grad's at {sum(not biased(r) for r in others)} of {len(others)}")
     return cell, "reproduced" if not any(biased(r) for r in lgso) else "not reproduced"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.gradient_bias",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--budget", type=int, default=40000)
-    add_run_arguments(parser, RESULTS)
-    args = parser.parse_args(argv)
-    print(run_and_write("gradient-bias", tasks(args.seeds, args.budget), page, args,
-                        command=f"python -m benchmarks.gradient_bias --seeds {args.seeds} "
-                                f"--budget {args.budget}"))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,19 +13,16 @@ none, as an outcome constraint (``constraints_func``), where best means best fea
   ``acqopt.integrations.optuna.swap_optimizer("lbfgs")`` (the same candidates function).
 
 Per trial the record keeps the best (feasible) value so far, the time the host spent producing
-the trial (model fit and maximisation) and the maximiser's own time. Records go to
-``results/plugins.jsonl`` (resumable); the page is ``results/plugins.md``.
+the trial (model fit and maximisation) and the maximiser's own time.
 
-Run: ``python -m benchmarks.plugins [--seeds 5] [--trials 25] [--workers 1]``.
+Run: ``python -m benchmarks run plugins --profile full``.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import inspect
 import logging
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -34,9 +31,8 @@ import numpy as np
 import torch
 
 from benchmarks.report import fmt, paired
-from benchmarks.runner import Task, add_run_arguments, run_and_write
+from benchmarks.runner import Task
 
-RESULTS = Path(__file__).parent / "results"
 INITIAL = 5
 LIMIT = 1.5  # sum(x) <= LIMIT in the constrained problem
 PROBLEMS = ("hartmann6", "hartmann6-sum1.5")
@@ -168,7 +164,17 @@ def run(host: str, problem: str, seed: int, method: str, trials: int) -> dict:
             "method": method, "trials": trials, **record}
 
 
-def tasks(seeds: int, trials: int) -> list[Task]:
+PROFILES = {"full": dict(seeds=5, trials=25)}
+
+
+def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Task]:
+    """Every host's own maximiser and acqopt's; ``methods`` selects among them."""
+    p = PROFILES[profile]
+    out = _tasks(seeds or p["seeds"], p["trials"])
+    return [t for t in out if methods is None or t.kwargs["method"] in methods]
+
+
+def _tasks(seeds: int, trials: int) -> list[Task]:
     return [Task(f"plugins/{host}/{problem}/{seed}/{method}/{trials}", run,
                  dict(host=host, problem=problem, seed=seed, method=method, trials=trials),
                  label=f"{host} {method} {problem} seed {seed}")
@@ -218,24 +224,8 @@ def page(records: list[dict], path: Path) -> str:
                 pv = "-" if m == host else f"{p:.2f}"
                 lines.append(f"| {name} | {len(rs)} | {fmt([best[id(r)] for r in rs], 4)} | "
                              f"{vs} | {pv} | {step:.2f} | {acq:.2f} | {infeasible} |")
-    lines.append(f"\nRecords: `{path.name}` ({len(records)} runs), made by "
-                 + ", ".join(sorted({f"`{r['command']}`" for r in records if r.get("command")}))
-                 + "; a command run again skips what is done and rewrites this page.")
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.plugins",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--trials", type=int, default=25)
-    add_run_arguments(parser, RESULTS)
-    args = parser.parse_args(argv)
-    print(run_and_write("plugins", tasks(args.seeds, args.trials), page, args,
-                        command=f"python -m benchmarks.plugins --seeds {args.seeds} "
-                                f"--trials {args.trials}"))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def report(records: list[dict], path: Path, profile: str) -> str:
+    return page(records, path)
