@@ -4,6 +4,7 @@ from benchmarks.suites import (
     bo,
     centre,
     constrained,
+    gennes_sweep,
     globalopt,
     gradient_bias,
     highdim,
@@ -15,7 +16,7 @@ from benchmarks.suites import (
     searches,
 )
 
-SUITES = {"bo": bo, "centre": centre, "constrained": constrained, "global": globalopt,
-          "gradient_bias": gradient_bias, "highdim": highdim, "landscapes": landscapes,
-          "mixed": mixed, "plugins": plugins, "samplers": samplers, "scaling": scaling,
-          "searches": searches}
+SUITES = {"bo": bo, "centre": centre, "constrained": constrained, "gennes_sweep": gennes_sweep,
+          "global": globalopt, "gradient_bias": gradient_bias, "highdim": highdim,
+          "landscapes": landscapes, "mixed": mixed, "plugins": plugins, "samplers": samplers,
+          "scaling": scaling, "searches": searches}

@@ -83,6 +83,10 @@ PROFILES = {
     # against lbfgs with fits from scratch and warm-started, in one run.
     "refit": dict(problems=["hartmann6", "rosenbrock-d8"], acqs=["logei"], reps=10,
                   n_iter=None, budget=None, methods=["botorch", "lbfgs", "lbfgs@warm"]),
+    # The digits pipeline with vo (the integer n_iter rounded inside its search distribution)
+    # against lbfgs, 1000 queries per step.
+    "digits-vo": dict(problems=["digits"], acqs=["logei"], reps=5, n_iter=20, budget=1000,
+                      methods=["lbfgs", "vo"]),
 }
 HARTMANN6_DIMS_IN_30 = (0, 5, 11, 17, 22, 28)  # spread out, so no method gains from order
 # Alpine1's centre moved to +-8 in every coordinate (signs from torch.Generator().manual_seed(0)),
