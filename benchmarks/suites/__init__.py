@@ -14,9 +14,10 @@ from benchmarks.suites import (
     samplers,
     scaling,
     searches,
+    step_time,
 )
 
 SUITES = {"bo": bo, "centre": centre, "constrained": constrained, "gennes_sweep": gennes_sweep,
           "global": globalopt, "gradient_bias": gradient_bias, "highdim": highdim,
           "landscapes": landscapes, "mixed": mixed, "plugins": plugins, "samplers": samplers,
-          "scaling": scaling, "searches": searches}
+          "scaling": scaling, "searches": searches, "step_time": step_time}

@@ -299,7 +299,7 @@ def bo_against_botorch(records: list[dict], base: str = "botorch") -> str:
         "answered by the closed-form evaluator (the loop hid the model from it until commit "
         "0c1f3a9, so earlier runs time acqopt on GPyTorch's path, as BoTorch; `-`: not "
         "recorded); and the GP fit's time (median s per step, both methods: the same fit, so "
-        "a user's step costs fit + acquisition). `benchmarks/results/step-time.md` times one "
+        "a user's step costs fit + acquisition). `benchmarks/results/step_time-full.md` times one "
         "step of each problem paired in one process.\n\n"
         "| problem | acq | method | reps | final best | W/T/L | p | acq s/step | closed form "
         "| fit s/step | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|\n"

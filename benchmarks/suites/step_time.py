@@ -7,14 +7,12 @@ BoTorch's ``optimize_acqf`` 10x512 and acqopt's default ``lbfgs`` maximise it al
 order flips every repetition), single-threaded. The bo suite's own per-step times come from
 different processes under different load; this is the paired figure.
 
-Run: ``python -m benchmarks.step_time [--repeats 6]``; writes ``benchmarks/results/step-time.md``.
+Run: ``python -m benchmarks run step_time --profile full --threads 1`` on an idle machine.
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -24,12 +22,25 @@ import torch
 import acqopt
 from acqopt.bo import fit_gp, make_acquisition
 from benchmarks.reference import BoTorchOptimizer
+from benchmarks.runner import Task
 from benchmarks.suites.bo import PROBLEMS, _problem
 
-RESULTS = Path(__file__).parent / "results"
+PROFILES = {"full": dict(repeats=6)}
+
+
+def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Task]:
+    """One task per bo problem (digits aside) and acqopt method (``lbfgs`` by default), each
+    timing BoTorch and the method alternately in one process; ``--seeds`` sets the
+    repetitions."""
+    repeats = seeds or PROFILES[profile]["repeats"]
+    return [Task(f"step_time/{p}/{repeats}/{m}", measure, dict(name=p, repeats=repeats, method=m),
+                 label=f"{m} {p}")
+            for p in PROBLEMS if p not in ("digits", "svc-cancer", "ackley-mixed")
+            for m in methods or ["lbfgs"]]
 
 
 def measure(name: str, repeats: int, method: str = "lbfgs") -> dict:
+    warnings.filterwarnings("ignore")
     objective, space = _problem(name, 0)
     n = PROBLEMS[name]["n_init"] + PROBLEMS[name]["n_iter"] // 2
     g = torch.Generator().manual_seed(0)
@@ -56,35 +67,18 @@ def measure(name: str, repeats: int, method: str = "lbfgs") -> dict:
             evaluator = result.info.get("evaluator") or evaluator
     ratios = [a / b for a, b in zip(times[method], times["botorch"])]
     gaps = [a - b for a, b in zip(values[method], values["botorch"])]
-    return {"problem": name, "n": n, "d": space.d, "botorch": statistics.median(times["botorch"]),
+    return {"suite": "step_time", "problem": name, "method": method, "n": n, "d": space.d,
+            "repeats": repeats, "times": times, "values": values,
+            "botorch": statistics.median(times["botorch"]),
             "acqopt": statistics.median(times[method]), "ratio": statistics.median(ratios),
             "gap": statistics.median(gaps), "evaluator": evaluator}
 
 
-def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore")
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.step_time",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--problems", nargs="+", default=[p for p in PROBLEMS if p != "digits"])
-    parser.add_argument("--repeats", type=int, default=6)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    rows = [measure(p, args.repeats) for p in args.problems]
-    text = ("# One BO step: BoTorch 10x512 against acqopt's default `lbfgs`\n\n"
+def report(records: list[dict], path: Path, profile: str) -> str:
+    return ("# One BO step: BoTorch 10x512 against acqopt's maximiser\n\n"
             + " ".join(__doc__.split("\n\n")[1].split()) + "\n\n"
-            "| problem | d | GP points | BoTorch s | lbfgs s | paired ratio | lbfgs - BoTorch "
-            "LogEI, median | evaluator |\n|---|---|---|---|---|---|---|---|\n"
-            + "\n".join(f"| {r['problem']} | {r['d']} | {r['n']} | {r['botorch']:.3f} | "
-                        f"{r['acqopt']:.3f} | {r['ratio']:.2f} | {r['gap']:+.1e} | "
-                        f"{r['evaluator']} |" for r in rows)
-            + f"\n\nMade by `python -m benchmarks.step_time --repeats {args.repeats}` "
-            "(1 thread).\n")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "step-time.md").write_text(text)
-    print(text)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+            "| problem | d | GP points | method | BoTorch s | method s | paired ratio | method - "
+            "BoTorch LogEI, median | evaluator |\n|---|---|---|---|---|---|---|---|---|\n"
+            + "\n".join(f"| {r['problem']} | {r['d']} | {r['n']} | {r['method']} | "
+                        f"{r['botorch']:.3f} | {r['acqopt']:.3f} | {r['ratio']:.2f} | "
+                        f"{r['gap']:+.1e} | {r['evaluator']} |" for r in records) + "\n")
