@@ -252,8 +252,9 @@ class BaseOptimizer:
     A method is a frozen dataclass whose fields are its hyperparameters. It implements
     :meth:`_run`, which searches ``problem`` (evaluating only through it), puts its family's
     outcome fields in ``problem.info`` and returns how it ended (an :class:`Ending`); its
-    ``info_type`` (:mod:`acqopt.outcomes`) is built from them. Everything else is here. The registry holds configured instances, so a preset is an
-    instance of a method with other field values under its own ``name``.
+    ``info_type`` (:mod:`acqopt.outcomes`) is built from them. Everything else is here. The
+    registry holds configured instances, so a preset is an instance of a method with other
+    field values under its own ``name``.
 
     Attributes:
         name: The name the instance is registered (or reported) under.

@@ -126,7 +126,8 @@ class _CramerGAN:
             mid = (eps * real + (1 - eps) * fake).requires_grad_(True)
             (grad,) = torch.autograd.grad(self._f(mid, C, fake2).sum(), mid, create_graph=True)
             penalty = self.penalty * ((grad.norm(dim=1) - 1.0) ** 2).mean()
-            self.opt_d.minimise(-(self._f(real, C, fake2) - self._f(fake, C, fake2)).mean() + penalty)
+            critic = (self._f(real, C, fake2) - self._f(fake, C, fake2)).mean()
+            self.opt_d.minimise(-critic + penalty)
 
             fake, fake2 = self._fake(C, generator), self._fake(C, generator)
             hr, hg, hg2 = self._h(real, C), self._h(fake, C), self._h(fake2, C)
