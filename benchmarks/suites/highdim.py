@@ -15,6 +15,11 @@ Problems (minimised, on the unit cube):
 - rosenbrock-d100: Rosenbrock on [-5, 10]^100 (its minimum at x = 1, off the box's middle).
 - hartmann6-d100-q4: hartmann6-d100 with batches of q = 4 (qLogEI, joint).
 Records follow the bo suite's (``benchmarks/suites/bo.py``), so its tables read them.
+
+Every maximiser evaluates the acquisition through one outer query counter (to record its
+queries); acqopt's closed form does not see through it, so acqopt's methods run here on
+BoTorch's evaluator, as BoTorch does: the values and the BO result are a user's, the acquisition
+times are slower than a user's (``scaling`` measures those).
 """
 
 from __future__ import annotations
