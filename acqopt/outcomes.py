@@ -27,7 +27,8 @@ class RunInfo(Mapping):
 
     Attributes:
         evaluator: What answered the acquisition's queries: "closed-form", "botorch", or
-            "botorch (the closed form disagreed)" (:mod:`acqopt.closed_form`).
+            "botorch (the closed form disagreed)" (:mod:`acqopt.closed_form`); None (unset)
+            only in an info made by hand.
         acq_seconds: Seconds spent evaluating the acquisition (forward and backward passes);
             the rest of ``OptimizeResult.wall_time`` is the method's own work.
         approximation_error: Above GPyTorch's ``max_cholesky_size`` with fast computations
@@ -44,8 +45,8 @@ class RunInfo(Mapping):
         best_values: Their values.
     """
 
-    evaluator: str = "botorch"
-    acq_seconds: float = 0.0
+    evaluator: str | None = None
+    acq_seconds: float | None = None
     approximation_error: float | None = None
     violation: float | None = None
     local_optima: Tensor | None = None

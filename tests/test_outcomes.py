@@ -45,6 +45,7 @@ def test_a_misspelt_field_is_a_type_error_not_a_new_key():
         outcomes.CMAESInfo(final_sigma_max=0.1)
     with pytest.raises(KeyError):
         RunInfo()["not_a_field"]
+    assert dict(RunInfo()) == {}  # an info made by hand (an OptimizeResult's default) is empty
 
 
 def test_near_equal_selection_leaves_the_best_evaluated_point_alone(monkeypatch):
