@@ -493,3 +493,17 @@ def test_the_shared_table_helpers_import_no_suite():
     modules += [a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for a in node.names]
     assert not [m for m in modules if m and m.startswith("benchmarks.suites")]
+
+
+def test_compat_suite_records_each_call_shape_and_reports_the_matrix():
+    from benchmarks.suites import compat
+
+    shapes = ("positional (1, 10, 512)", "linear constraints")
+    records = [compat.run_shape("rastrigin-d8-n40", shape, method, 0)
+               for shape in shapes for method in ("botorch", "lbfgs")]
+    assert all("error" not in r and r["feasible"] for r in records)
+    bt, ours = records[0]["value"], records[1]["value"]
+    assert ours >= bt - 0.01
+    page = compat.report(records, Path("compat-full.jsonl"), "full")
+    (row,) = [line for line in page.splitlines() if line.startswith("| positional (1, 10, 512) |")]
+    assert row.count(" s) |") == 2 and "0 infeasible" in page

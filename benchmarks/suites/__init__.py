@@ -3,6 +3,7 @@
 from benchmarks.suites import (
     bo,
     centre,
+    compat,
     constrained,
     gennes_sweep,
     globalopt,
@@ -17,7 +18,8 @@ from benchmarks.suites import (
     step_time,
 )
 
-SUITES = {"bo": bo, "centre": centre, "constrained": constrained, "gennes_sweep": gennes_sweep,
-          "global": globalopt, "gradient_bias": gradient_bias, "highdim": highdim,
+SUITES = {"bo": bo, "centre": centre, "compat": compat, "constrained": constrained,
+          "gennes_sweep": gennes_sweep, "global": globalopt, "gradient_bias": gradient_bias,
+          "highdim": highdim,
           "landscapes": landscapes, "mixed": mixed, "plugins": plugins, "samplers": samplers,
           "scaling": scaling, "searches": searches, "step_time": step_time}
