@@ -507,3 +507,20 @@ def test_compat_suite_records_each_call_shape_and_reports_the_matrix():
     page = compat.report(records, Path("compat-full.jsonl"), "full")
     (row,) = [line for line in page.splitlines() if line.startswith("| positional (1, 10, 512) |")]
     assert row.count(" s) |") == 2 and "0 infeasible" in page
+
+
+def test_cost_suite_reports_both_evaluators_and_the_time_split():
+    from benchmarks.suites import cost
+
+    records = [
+        {"suite": "cost", "part": "evaluation", "snapshot": "s", "q": 1,
+         "rows": [{"batch": 4, "botorch": 0.004, "closed_form": 0.001}]},
+        {"suite": "cost", "part": "methods", "snapshot": "s",
+         "botorch": {"time": 2.0, "calls": 30, "queries": 900, "value": 1.0},
+         "rows": [{"method": "lbfgs", "evaluator": "closed form", "time": 0.5, "share": 0.4,
+                   "calls": 28, "queries": 900, "value": 1.0}]},
+    ]
+    page = cost.report(records, Path("cost-full.jsonl"), "full")
+    assert "| s | 4 | 4.00 | 1.00 | 1000.0 | 250.0 | 0.25 |" in page
+    assert "| s | lbfgs | closed form | 0.50 | 0.25 | 40% | 28 | 900 | +0 |" in page
+    assert len(cost.tasks("full", ["lbfgs"], 2)) == 3 * len(cost.SNAPSHOTS)

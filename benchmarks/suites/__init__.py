@@ -5,6 +5,7 @@ from benchmarks.suites import (
     centre,
     compat,
     constrained,
+    cost,
     gennes_sweep,
     globalopt,
     gradient_bias,
@@ -19,7 +20,7 @@ from benchmarks.suites import (
 )
 
 SUITES = {"bo": bo, "centre": centre, "compat": compat, "constrained": constrained,
-          "gennes_sweep": gennes_sweep, "global": globalopt, "gradient_bias": gradient_bias,
-          "highdim": highdim,
-          "landscapes": landscapes, "mixed": mixed, "plugins": plugins, "samplers": samplers,
-          "scaling": scaling, "searches": searches, "step_time": step_time}
+          "cost": cost, "gennes_sweep": gennes_sweep, "global": globalopt,
+          "gradient_bias": gradient_bias, "highdim": highdim, "landscapes": landscapes,
+          "mixed": mixed, "plugins": plugins, "samplers": samplers, "scaling": scaling,
+          "searches": searches, "step_time": step_time}
