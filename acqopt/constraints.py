@@ -329,9 +329,7 @@ class NonlinearConstraints:
         d = F.shape[-1]
         g = grad.reshape(-1, d).clone()
         C, J = self._jacobian(F.reshape(-1, d)[rows])
-        J = J * (C < FEASIBILITY_TOL).unsqueeze(-1)
-        step = (torch.linalg.pinv(J) @ (J @ g[rows].unsqueeze(-1))).squeeze(-1)
-        g[rows] = g[rows] - step.nan_to_num(0.0, 0.0, 0.0)
+        g[rows] = _off_normals(J * (C < FEASIBILITY_TOL).unsqueeze(-1), g[rows])
         return g.reshape(grad.shape)
 
     def steer(self, X: Tensor, D: Tensor) -> Tensor:
@@ -344,9 +342,7 @@ class NonlinearConstraints:
         rows = J.flatten(1).any(-1).nonzero().flatten()
         if rows.numel() == 0:
             return D
-        Jr = J[rows]
-        step = (torch.linalg.pinv(Jr) @ (Jr @ D[rows].unsqueeze(-1))).squeeze(-1)
-        return D.index_put((rows,), D[rows] - step.nan_to_num(0.0, 0.0, 0.0))
+        return D.index_put((rows,), _off_normals(J[rows], D[rows]))
 
     def _jacobian(self, U: Tensor) -> tuple[Tensor, Tensor]:
         """``c`` (``N x m``) and its Jacobian in the unit cube (``N x m x d``), frozen columns
@@ -423,3 +419,11 @@ class NonlinearConstraints:
                 )
             out.append(c.reshape(()))
         return torch.stack(out) if out else X.new_empty(0)
+
+
+def _off_normals(J: Tensor, V: Tensor) -> Tensor:
+    """Vectors ``V`` (``N x d``) less their components along the rows of ``J`` (``N x m x d``;
+    zero rows for constraints left out): ``v - J^+ J v``, the projection onto the tangent space
+    of the constraints kept (Rosen's projected gradient)."""
+    step = (torch.linalg.pinv(J) @ (J @ V.unsqueeze(-1))).squeeze(-1)
+    return V - step.nan_to_num(0.0, 0.0, 0.0)
