@@ -271,3 +271,15 @@ def test_refit_warm_and_scratch():
     assert [p["fit"] for p in resumed.proposals[3:]] == fits
     with pytest.raises(ValueError, match="refit"):
         minimize(quadratic, SPACE, refit="never", **kw)
+
+
+def test_to_dataframe_without_pandas_says_what_to_install(monkeypatch):
+    """pandas is optional (the ``pandas`` extra): without it the error names the install."""
+    from acqopt.bo import History
+
+    history = History(method="lbfgs", seed=0)
+    history.append({"x": 0.5}, 1.0, None, 0, 0.1)
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas now raises ImportError
+    with pytest.raises(ImportError, match=r"pip install pandas .*acqopt\[pandas\]"):
+        history.to_dataframe()
+    assert history.records()[0]["value"] == 1.0

@@ -88,12 +88,14 @@ class History:
         return out
 
     def to_dataframe(self):
-        """``records()`` as a pandas DataFrame (needs pandas, which acqopt does not install)."""
+        """``records()`` as a pandas DataFrame. pandas is optional (the ``pandas`` extra:
+        ``pip install "acqopt[pandas]"``); without it this raises ``ImportError`` saying so."""
         try:
-            import pandas as pd
+            import pandas as pd  # optional: not a core dependency
         except ImportError:
-            raise ImportError("History.to_dataframe needs pandas: pip install pandas (or use "
-                              "History.records(), a list of dicts)") from None
+            raise ImportError("History.to_dataframe needs pandas: pip install pandas (or "
+                              "pip install 'acqopt[pandas]'; History.records() gives the same "
+                              "rows as a list of dicts)") from None
 
         return pd.DataFrame(self.records())
 
