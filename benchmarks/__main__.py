@@ -68,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--profile: suite {args.suite!r} has the profiles {profiles}, "
                          f"not {args.profile!r}")
 
+        for spec in args.methods or []:  # a bad option or import path fails before any run
+            try:
+                check_spec(spec.partition("@")[0])
+            except ValueError as e:
+                parser.error(f"--methods: {e}")
+
         extra = {}
         if args.device != "cpu":
             if "device" not in inspect.signature(SUITES[args.suite].tasks).parameters:
@@ -90,6 +96,23 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(write_pages(args.out))
     return 0
+
+
+def check_spec(spec: str) -> None:
+    """Builds a variant (``name:field=value,...``) or a researcher's import path once, so a
+    misspelt option is a ValueError naming it; other names are the suites' own to check."""
+    from benchmarks import methods as specs
+
+    if specs.is_import_path(spec):
+        specs.resolve(spec)
+    elif ":" in spec and specs.is_method(spec):
+        import acqopt
+
+        name, options = specs.parse_variant(spec)
+        try:
+            acqopt.get_optimizer(name, **options)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{spec!r}: {e}") from None
 
 
 def write_pages(out: Path) -> str:

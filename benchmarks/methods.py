@@ -26,6 +26,11 @@ def is_import_path(spec: str) -> bool:
         spec.partition(":")[0] not in acqopt.available_methods()
 
 
+def is_method(spec: str) -> bool:
+    """True for a registered name, a variant of one, or an import path (not ``botorch``)."""
+    return is_import_path(spec) or parse_variant(spec)[0] in acqopt.available_methods()
+
+
 def resolve(spec: str):
     """The optimizer a spec names (see the module docstring); ValueError naming the spec."""
     if is_import_path(spec):

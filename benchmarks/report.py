@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 
-
 def quantiles(xs: list[float]) -> tuple[float, float, float]:
     """Lower quartile, median and upper quartile (linear interpolation, numpy's default)."""
     if not len(xs):
@@ -56,6 +55,49 @@ def paired(x: list[float], y: list[float]) -> tuple[int, int, int, float]:
     wins, losses = int((diff < 0).sum()), int((diff > 0).sum())
     p = float(wilcoxon(x, y).pvalue) if len(diff) > 1 and diff.any() else 1.0
     return wins, len(diff) - wins - losses, losses, p
+
+
+def variants_table(records: list[dict], *, group, pair, value, higher_is_better: bool,
+                   tol) -> str:
+    """Paired variants of one method, as ``--methods cma-lbfgs cma-lbfgs:wait_for=1.0`` runs them.
+
+    For each method that ran as more than one spec (``name`` and ``name:field=value,...``), each
+    spec is paired with the baseline -- the bare name where it ran, else the first spec in the
+    records -- on the runs that share ``pair(record)``: per ``group(record)``, the median value,
+    wins and losses beyond ``tol(baseline_record)`` and the median ratio of acquisition calls.
+    Empty when no method ran as several specs. Tune on one suite, confirm on another.
+    """
+    specs: dict[str, list[str]] = {}
+    for r in records:
+        name = r["method"].partition(":")[0]
+        if r["method"] not in specs.setdefault(name, []):
+            specs[name].append(r["method"])
+    families = {n: s for n, s in specs.items() if len(s) > 1}
+    if not families:
+        return ""
+    head = "value" if higher_is_better else "regret"
+    lines = [f"| problems | variant | runs | median {head} | wins / losses against the baseline | "
+             "calls / baseline (median) |", "|---|---|---|---|---|---|"]
+    sign = 1.0 if higher_is_better else -1.0
+    for name, members in families.items():
+        base = name if name in members else members[0]
+        runs = {(r["method"], pair(r)): r for r in records if r["method"] in members}
+        for g in dict.fromkeys(group(r) for r in records if r["method"] in members):
+            for spec in members:
+                rows = [(r, runs.get((base, pair(r)))) for r in records
+                        if r["method"] == spec and group(r) == g]
+                rows = [(r, b) for r, b in rows if b is not None]
+                if not rows:
+                    continue
+                diff = [sign * (value(r) - value(b)) for r, b in rows]
+                wins = sum(x > tol(b) for x, (_, b) in zip(diff, rows))
+                losses = sum(x < -tol(b) for x, (_, b) in zip(diff, rows))
+                calls = np.median([r["calls"] / b["calls"] for r, b in rows])
+                shown = f"`{spec}` (baseline)" if spec == base else f"`{spec}`"
+                lines.append(f"| {g} | {shown} | {len(rows)} | "
+                             f"{np.median([value(r) for r, _ in rows]):.4g} | {wins} / {losses} | "
+                             f"{calls:.2f} |")
+    return "\n".join(lines)
 
 
 def provenance(records: list[dict], path: Path) -> str:

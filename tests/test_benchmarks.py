@@ -315,22 +315,37 @@ def test_plugins_page_pairs_by_seed_against_the_host(tmp_path):
     assert "| acqopt `lbfgs` | 2 | " in text and "| 1/0/1 | 1.00 | 1.50 | 0.50 | 0 |" in text
 
 
-def test_variants_pairs_every_variant_with_the_first(tmp_path, capsys):
-    from benchmarks.variants import main as variants
-
-    out = tmp_path / "v.md"
-    variants(["cma", '{"base": {}, "pop6": {"popsize": 6}}', "--on", "table1",
-              "--budget", "150", "--seeds", "0,1", "--out", str(out)])
-    rows = [line.split(" | ") for line in out.read_text().splitlines() if line.startswith("| ")]
-    rows = [r for r in rows[1:] if not r[0].startswith("|---")]
-    assert len(rows) == 16  # 8 Table 1 problems x 2 variants
-    for r in rows:
-        if r[1] == "base":  # the baseline against itself
-            assert r[3] == "0 / 0" and r[5] == "1.00 |"
-    assert any(r[1] == "pop6" and r[5] != "1.00 |" for r in rows)
+def test_variants_of_a_method_are_paired_with_its_baseline(tmp_path, capsys):
+    """``--methods cma cma:popsize=6`` runs both specs on the same problems and folds; the page
+    pairs each with the bare name (the baseline: 0 / 0 and calls 1.00 against itself)."""
+    assert main(["run", "global", "--profile", "smoke", "--methods", "cma", "cma:popsize=6",
+                 "--seeds", "2", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert main(["report", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "global-smoke.md").read_text()
+    section = text[text.index("### Variants"):]
+    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| rastrigin")]
+    assert [r[1] for r in rows] == ["`cma` (baseline)", "`cma:popsize=6`"]
+    assert rows[0][2:] == ["2", rows[0][3], "0 / 0", "1.00 |"]
+    assert rows[1][2] == "2" and rows[1][5] != "1.00 |"  # popsize 6 spends its calls otherwise
     with pytest.raises(SystemExit):
-        variants(["cma", '{"a": {"no_such_option": 1}}'])
+        main(["run", "global", "--profile", "smoke", "--methods", "cma:no_such_option=1",
+              "--out", str(tmp_path)])
     assert "no_such_option" in capsys.readouterr().err
+
+
+def test_a_page_without_variants_has_no_variants_section():
+    from benchmarks.report import variants_table
+
+    records = [{"method": m, "problem": "p", "seed": s, "calls": 10, "v": 1.0}
+               for m in ("lbfgs", "cma") for s in (0, 1)]
+    assert variants_table(records, group=lambda r: r["problem"], pair=lambda r: r["seed"],
+                          value=lambda r: r["v"], higher_is_better=True,
+                          tol=lambda r: 0.01) == ""
+    records += [{"method": "lbfgs:design='sobol'", "problem": "p", "seed": 0, "calls": 20,
+                 "v": 0.5}]
+    table = variants_table(records, group=lambda r: r["problem"], pair=lambda r: r["seed"],
+                           value=lambda r: r["v"], higher_is_better=True, tol=lambda r: 0.01)
+    assert "| p | `lbfgs:design='sobol'` | 1 | 0.5 | 0 / 1 | 2.00 |" in table
 
 
 def test_the_shifted_alpine1_is_alpine1_centred_at_the_shift():
@@ -447,7 +462,8 @@ def test_samplers_suite_smoke(tmp_path):
 
 def test_a_researchers_own_maximiser_runs_in_the_suites(tmp_path, monkeypatch):
     """``package.module:attribute`` names any object with acqopt's optimize signature; it runs
-    in the landscapes, mixed, bo, scaling and highdim suites beside the registered methods."""
+    in the landscapes, global, mixed, bo, scaling and highdim suites beside the registered
+    methods."""
     (tmp_path / "my_maximisers.py").write_text(
         "import acqopt\n"
         "class HalfBudget:\n"
@@ -458,7 +474,7 @@ def test_a_researchers_own_maximiser_runs_in_the_suites(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     from acqopt.testing import MixedBumps
     from benchmarks import methods
-    from benchmarks.suites import bo, highdim, landscapes, mixed, scaling
+    from benchmarks.suites import bo, globalopt, highdim, landscapes, mixed, scaling
 
     assert methods.is_import_path("my_maximisers:HalfBudget")
     assert not methods.is_import_path("lbfgs:design=sobol")
@@ -477,6 +493,8 @@ def test_a_researchers_own_maximiser_runs_in_the_suites(tmp_path, monkeypatch):
     acq = scaling.acquisition(point, 0)
     X, value, queries = highdim._maximise(acq, 3, 1, "my_maximisers:HalfBudget", 0)
     assert X.shape == (1, 3) and queries > 0 and value == pytest.approx(float(acq(X[None])))
+    r = globalopt.run_table1("rastrigin", 10, 0, "my_maximisers:HalfBudget", 100)
+    assert 0 < r["queries"] <= 50 and r["config"] == {"method": "HalfBudget"}
     with pytest.raises(ValueError, match="cannot import"):
         methods.resolve("my_maximisers:Nope")
 

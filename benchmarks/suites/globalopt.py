@@ -28,10 +28,11 @@ from statistics import median
 import torch
 
 import acqopt
+from benchmarks import methods as specs
 from benchmarks import rosenbrock
 from benchmarks.suites import gradient_bias
 from benchmarks.functions import QIU, get_function
-from benchmarks.report import fmt, method_colours, method_legend
+from benchmarks.report import fmt, method_colours, method_legend, variants_table
 from benchmarks.runner import Task
 from benchmarks.store import read
 
@@ -109,7 +110,7 @@ def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Ta
     for fold in range(seeds or p["folds"]):
         for name, d in p["table1"]:
             for method in [m for m in methods or p["methods"] or DEFAULT_METHODS
-                           if m in acqopt.available_methods()]:
+                           if specs.is_method(m)]:
                 key = f"global/table1/{name}-d{d}/{fold}/{method}/{p['budget']}"
                 out.append(Task(key, run_table1, dict(name=name, d=d, fold=fold, method=method,
                                                       budget=p["budget"]),
@@ -162,8 +163,7 @@ def run_table1(name: str, d: int, fold: int, method: str, budget: int) -> dict:
     f = get_function(name)
     acq = Translated(name, shift(name, d, fold))
     box = bounds(name, d)
-    options = OPTIONS.get(method, {})
-    opt = acqopt.get_optimizer(method, **options)
+    opt = _optimizer(method)
     result = opt.optimize(acq, box, budget=budget, generator=fold)
     trace = result.trace
     regret = {}
@@ -172,12 +172,21 @@ def run_table1(name: str, d: int, fold: int, method: str, budget: int) -> dict:
         regret[str(c)] = None if rows.shape[0] == 0 else float(-rows[-1, 1] - f.optimum(d))
     return {
         "suite": "global", "table": "table1", "problem": f"{name}-d{d}", "function": name,
-        "d": d, "seed": fold, "method": method, "config": opt.config(), "budget": budget,
+        "d": d, "seed": fold, "method": method, "config": specs.config(opt), "budget": budget,
         "regret": regret, "final_regret": float(-result.acq_value - f.optimum(d)),
         "queries": result.counts.queries, "grad_queries": result.counts.grad_queries,
         "calls": result.counts.calls, "wall_time": result.wall_time,
         "status": result.status.value, "trace": _thin(trace),
     }
+
+
+def _optimizer(method: str):
+    """A registered method (or ``name:field=value,...`` variant) with the paper's ``OPTIONS``
+    under the spec's own fields, or a researcher's ``package.module:attribute`` as it is."""
+    if specs.is_import_path(method):
+        return specs.resolve(method)
+    name, options = specs.parse_variant(method)
+    return acqopt.get_optimizer(name, **{**OPTIONS.get(name, {}), **options})
 
 
 def run_qiu(name: str, start: int, method: str, budget: int) -> dict:
@@ -220,6 +229,13 @@ def report(records: list[dict], path: Path, profile: str) -> str:
         figure = path.with_name(f"{path.stem}-regret.png")
         regret_figure(t1, figure)
         text += f"## GENNES paper, Table 1\n\n![regret]({figure.name})\n\n" + table1(t1) + "\n\n"
+        variants = variants_table(t1, group=lambda r: r["problem"], pair=lambda r: (r["problem"], r["seed"]),
+                                  value=lambda r: r["final_regret"], higher_is_better=False,
+                                  tol=lambda r: 1e-9)
+        if variants:
+            text += ("### Variants\n\nEach spec against its baseline on the same function, "
+                     "dimension and fold; a win or a loss is a final regret more than 1e-9 "
+                     f"apart.\n\n{variants}\n\n")
     if qiu:
         text += "## Qiu (2020), 2-D table\n\n" + qiu_table(qiu) + "\n"
     ros = [r for r in records if r.get("table") == "rosenbrock"]

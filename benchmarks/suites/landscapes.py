@@ -30,7 +30,7 @@ import acqopt
 from acqopt.counting import CountingAcquisition
 from benchmarks import digits
 from benchmarks.snapshots import acquisition, snapshot_names
-from benchmarks.report import fmt
+from benchmarks.report import fmt, variants_table
 from benchmarks import methods as specs
 from benchmarks.runner import Task
 
@@ -192,8 +192,19 @@ def report(records: list[dict], path: Path, profile: str) -> str:
         "this run's LogEI at its candidate. Budgets equal the queries BoTorch "
         "`optimize_acqf` used at the named setting, counted by the same counter; time "
         f"ratios are paired runs in the same process.{_nograd_note(records)}\n\n"
-        f"{landscapes_table(records)}\n"
+        f"{landscapes_table(records)}\n{_variants(records)}"
     )
+
+
+def _variants(records: list[dict]) -> str:
+    """Variants of one method (``--methods cma-lbfgs cma-lbfgs:wait_for=1.0``) paired on the
+    same landscape, acquisition, setting and seed, judged by LogEI at the candidate."""
+    table = variants_table(
+        records, group=lambda r: f"{r['acquisition']} {r['setting']}",
+        pair=lambda r: (r["problem"], r["acquisition"], r["setting"], r["seed"]),
+        value=lambda r: r["logei_value"], higher_is_better=True, tol=lambda r: WITHIN)
+    return (f"\n## Variants\n\nEach spec against its baseline on the same runs; a win or a loss "
+            f"is a LogEI more than {WITHIN} nats apart.\n\n{table}\n") if table else ""
 
 
 def _nograd_note(records: list[dict]) -> str:
