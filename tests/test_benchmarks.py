@@ -542,3 +542,27 @@ def test_cost_suite_reports_both_evaluators_and_the_time_split():
     assert "| s | 4 | 4.00 | 1.00 | 1000.0 | 250.0 | 0.25 |" in page
     assert "| s | lbfgs | closed form | 0.50 | 0.25 | 40% | 28 | 900 | +0 |" in page
     assert len(cost.tasks("full", ["lbfgs"], 2)) == 3 * len(cost.SNAPSHOTS)
+
+
+def test_scaling_page_pairs_with_botorch_gives_the_cost_per_point_and_draws_the_sweeps(tmp_path):
+    from benchmarks.suites import scaling
+
+    def rec(method, seed, wall, value, **axis):
+        point = {**scaling.BASE, **axis}
+        return {"point": scaling.key(point), **point, "seed": seed, "method": method,
+                "value": value, "wall_time": wall, "acq_time": wall / 2, "overhead": wall / 2,
+                "queries": 100, "evaluator": "botorch" if method == "botorch" else "closed-form"}
+
+    records = [rec(m, s, w * f, v) for s in (0, 1) for m, w, v in
+               (("botorch", 1.0, 0.5), ("lbfgs", 0.25, 0.5 + 0.01 * s)) for f in (1,)]
+    assert "![time along each sweep]" not in scaling.report(records, tmp_path / "s.jsonl", "x")
+    records += [rec(m, s, w * q, 0.5, q=q, acq="qlogei") for s in (0, 1) for q in (1, 4)
+                for m, w in (("botorch", 0.5), ("lbfgs", 0.125))]
+    text = scaling.report(records, tmp_path / "scaling-x.jsonl", "x")
+    assert (tmp_path / "scaling-x-curves.png").stat().st_size > 1000
+    row = next(line for line in text.splitlines() if "| 4 | qlogei |" in line and "lbfgs" in line)
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    # 0.25 s of acquisition over 100 queries of 4 points: 625 us a point; a quarter of BoTorch's time
+    assert cells[12] == "625 [625, 625]" and cells[13] == "0.25 [0.25, 0.25]"
+    base = next(line for line in text.splitlines() if "| 1 | logei |" in line and "lbfgs" in line)
+    assert base.split("|")[15].strip() == "0.005 [0.0025, 0.0075]"  # value - BoTorch's, paired

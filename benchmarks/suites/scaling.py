@@ -219,8 +219,9 @@ def report(records: list[dict], path: Path, profile: str) -> str:
     for r in records:
         groups[(r["point"], r["method"])].append(r)
     lines = ["| n | d | q | acq | model | mode | device | method | runs | time s | acquisition s "
-             "| overhead s | time / botorch | value - botorch | evaluator |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| overhead s | acquisition us / point | time / botorch | value - botorch "
+             "| evaluator |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (point, method), rs in sorted(groups.items(), key=lambda kv: (
             kv[1][0]["n"], kv[1][0]["d"], kv[1][0]["q"], kv[0])):
         r0 = rs[0]
@@ -232,15 +233,76 @@ def report(records: list[dict], path: Path, profile: str) -> str:
             f"| {r0['n']} | {r0['d']} | {r0['q']} | {r0['acq']} | {r0['model']} | {r0['mode']} "
             f"| {r0.get('device', 'cpu')} | {method} | {len(rs)} | {fmt([r['wall_time'] for r in rs], 2)} "
             f"| {fmt([r['acq_time'] for r in rs], 2)} | {fmt([r['overhead'] for r in rs], 2)} "
+            f"| {fmt([1e6 * r['acq_time'] / _points(r) for r in rs], 3)} "
             f"| {ratio} | {gap} | {r0['evaluator']} |")
+    figure = path.with_name(f"{path.stem}-curves.png")
+    shown = f"![time along each sweep]({figure.name})\n\n" if sweep_figure(records, figure) else ""
     return (
         f"# Scaling ({profile} profile)\n\n"
         "One acquisition maximisation at each point of one-axis sweeps from n = 300, d = 20, "
         "q = 1, LogEI, ARD Matern-5/2 (`benchmarks/suites/scaling.py`). BoTorch's "
         "`optimize_acqf` 10 x 512 is the reference; acqopt's drop-in runs at the same setting. "
         "Time is split into the acquisition's (forward and backward passes, timed inside the "
-        "shared counter) and the rest (the optimiser's own work). Medians with [IQR] over "
+        "shared counter) and the rest (the optimiser's own work); per point: the acquisition's "
+        "time over the points it evaluated (a joint q-batch is q points; a sequential step "
+        "evaluates one beside its pending ones). Medians with [IQR] over "
         "seeds; ratios and value differences paired with BoTorch's run on the same "
         "acquisition (value: the acquisition at the candidate, nats for the log "
         "acquisitions). Evaluator: what answered acqopt's queries.\n\n"
-        + "\n".join(lines) + "\n")
+        + shown + "\n".join(lines) + "\n")
+
+
+def _points(r: dict) -> int:
+    """Points evaluated: queries (q x d candidate sets) times q for joint batches."""
+    return r["queries"] * (r["q"] if r["mode"] == "joint" else 1)
+
+
+def _panels(r: dict) -> list[str]:
+    """The sweeps a LogEI/qLogEI record's point lies on (``q`` split by mode): the base point
+    starts the n and d sweeps, its qLogEI twin the q ones."""
+    for axis in ("n", "d", "q"):
+        if r[axis] != BASE[axis]:
+            return [f"q ({r['mode']})"] if axis == "q" else [axis]
+    return ["n", "d"] if r["acq"] == BASE["acq"] else ["q (joint)", "q (sequential)"]
+
+
+def sweep_figure(records: list[dict], path: Path) -> bool:
+    """Median wall time against n, d and q (joint, sequential), one line per method, on the
+    CPU's points of the LogEI/qLogEI sweeps; False (no file) when no sweep has two points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from benchmarks.report import method_colours, method_legend
+
+    records = [r for r in records if r.get("device", "cpu") == "cpu"
+               and r["model"] == BASE["model"] and r["acq"] in ("logei", "qlogei")]
+    panels = ["n", "d", "q (joint)", "q (sequential)"]
+    series: dict[tuple, dict] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        for panel in _panels(r):
+            series[(panel, r["method"])][r[panel[0]]].append(r["wall_time"])
+    panels = [a for a in panels if any(len(v) > 1 for (b, _), v in series.items() if b == a)]
+    if not panels:
+        return False
+    colours = method_colours(m for _, m in series)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        for (b, method), points in series.items():
+            if b != panel:
+                continue
+            xs = sorted(points)
+            ax.plot(xs, [np.median(points[x]) for x in xs], "o-", color=colours[method],
+                    label=method)
+        ax.set(xscale="log", yscale="log", xlabel=panel, title=f"along {panel}")
+        ticks = sorted({x for (b, _), pts in series.items() if b == panel for x in pts})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    axes[0][0].set_ylabel("median wall time s")
+    method_legend(axes[0][0], colours)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
