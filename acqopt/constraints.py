@@ -27,6 +27,7 @@ Constraint = tuple[Tensor, Tensor, float]
 
 FEASIBILITY_TOL = 1e-6
 RESTORE_TOL = 1e-9  # the restoration aims this far inside the nonlinear constraints
+HALVINGS = 6  # restoration step lengths tried: 1, 1/2, ..., 1/32 of the Gauss-Newton step
 
 
 def normalize_fixed_features(fixed_features: object, bounds: Tensor) -> dict[int, float]:
@@ -270,11 +271,12 @@ class NonlinearConstraints:
     def restored(self, U: Tensor, project) -> tuple[Tensor, Tensor]:
         """``... x d`` unit-cube points moved onto the constraints (no gradient), and their
         largest violations (``...``): Gauss-Newton steps on the violated constraints (aiming
-        ``RESTORE_TOL`` inside), each followed by ``project`` (onto the box, the linear
-        constraints and the grid) and halved until it reduces the point's distance to the
-        constraints (to first order: violation over gradient norm, which makes constraints of
-        any scale comparable), until every constraint holds to ``RESTORE_TOL``, no halving
-        helps, or ``max_iter`` steps."""
+        ``RESTORE_TOL`` inside; at a face of the cube, also with the face's coordinates held),
+        each tried at ``HALVINGS`` lengths after ``project`` (onto the box, the linear
+        constraints and the grid); a point takes the trial nearest the constraints (to first
+        order: violation over gradient norm, which makes constraints of any scale comparable)
+        if it is nearer than the point, until every constraint holds to ``RESTORE_TOL``, no
+        trial helps, or ``max_iter`` steps."""
         shape = U.shape
         U = U.detach().reshape(-1, shape[-1]).clone()
         with torch.no_grad():
@@ -287,27 +289,49 @@ class NonlinearConstraints:
             C, J = self._jacobian(U[rows])
             J = J.nan_to_num(0.0, 0.0, 0.0)
             norms = J.norm(dim=-1).clamp_min(torch.finfo(U.dtype).tiny)
-            residual = (RESTORE_TOL - C).clamp_min(0.0).nan_to_num(0.0, 0.0, 0.0)
-            J = J * (residual > 0).unsqueeze(-1)
-            delta = (torch.linalg.pinv(J) @ residual.unsqueeze(-1)).squeeze(-1)
-            delta = delta * (self.max_step / delta.norm(dim=-1, keepdim=True)).clamp(max=1.0)
-            delta = delta.nan_to_num(0.0, 0.0, 0.0)
-            now = self._distance(C, norms)
-            moved = torch.zeros_like(rows, dtype=torch.bool)
-            pending = torch.arange(rows.numel(), device=U.device)
-            for halving in range(6):
-                trial = project(U[rows[pending]] + delta[pending] / 2**halving)
-                with torch.no_grad():
-                    C_trial = self.values(trial)
-                better = self._distance(C_trial, norms[pending]) < now[pending]
-                U[rows[pending[better]]] = trial[better]
-                violation[rows[pending[better]]] = self._violation(C_trial[better])
-                moved[pending[better]] = True
-                pending = pending[~better]
-                if pending.numel() == 0:
-                    break
+            steps = self._gauss_newton(U[rows], C, J)
+            steps = steps * (self.max_step / steps.norm(dim=-1, keepdim=True)).clamp(max=1.0)
+            moved = self._line_search(U, rows, steps.nan_to_num(0.0, 0.0, 0.0), norms,
+                                      self._distance(C, norms), violation, project)
             rows = rows[moved]  # a point no step helped is left as it is
         return U.reshape(shape), violation.reshape(shape[:-1])
+
+    @staticmethod
+    def _gauss_newton(U: Tensor, C: Tensor, J: Tensor) -> Tensor:
+        """Candidate steps (``k x N x d``) from unit-cube points ``U``: the least-norm step
+        that brings the violated constraints to ``RESTORE_TOL`` inside, to first order; and
+        where it would leave the cube through a face a point lies on, also the same step with
+        those coordinates held (the projection onto the cube would cut them, and a step
+        computed with them then makes only part of its progress at every iteration, a linear
+        convergence; holding them can also leave the other coordinates unable to reach the
+        constraints, so both are tried)."""
+        target = (RESTORE_TOL - C).clamp_min(0.0).nan_to_num(0.0, 0.0, 0.0).unsqueeze(-1)
+        J = J * (target > 0)
+        delta = (torch.linalg.pinv(J) @ target).squeeze(-1)
+        held = ((U <= 0.0) & (delta < 0)) | ((U >= 1.0) & (delta > 0))
+        if not bool(held.any()):
+            return delta.unsqueeze(0)
+        inside = (torch.linalg.pinv(J.masked_fill(held.unsqueeze(-2), 0.0)) @ target).squeeze(-1)
+        return torch.stack([delta, inside])
+
+    def _line_search(self, U: Tensor, rows: Tensor, steps: Tensor, norms: Tensor, now: Tensor,
+                     violation: Tensor, project) -> Tensor:
+        """Moves each of ``rows`` to the trial, among its candidate ``steps`` (``k x N x d``)
+        at lengths 1, 1/2, ..., ``1/2**(HALVINGS-1)``, nearest the constraints, if it is nearer
+        than ``now``. All trials go to the constraints in one call. Updates ``U`` and
+        ``violation`` in place; returns which rows moved."""
+        k, n, d = steps.shape
+        lengths = 0.5 ** torch.arange(HALVINGS, dtype=U.dtype, device=U.device)
+        trials = project((U[rows] + steps.unsqueeze(1) * lengths[:, None, None]).reshape(-1, d))
+        with torch.no_grad():
+            C_trial = self.values(trials).reshape(k * HALVINGS, n, -1)
+        distance = self._distance(C_trial, norms)  # (k * HALVINGS) x n
+        best = distance.argmin(0)
+        pick = torch.arange(n, device=U.device)
+        moved = distance[best, pick] < now
+        U[rows[moved]] = trials.reshape(k * HALVINGS, n, d)[best, pick][moved]
+        violation[rows[moved]] = self._violation(C_trial[best, pick][moved])
+        return moved
 
     @staticmethod
     def _distance(C: Tensor, norms: Tensor) -> Tensor:

@@ -229,3 +229,25 @@ def test_steer_removes_only_the_outward_normal_component():
     steered = ring.steer(X, D)
     assert torch.allclose(steered[0], torch.tensor([0.0, 1.0], dtype=torch.float64))  # outward
     assert torch.equal(steered[1:], D[1:])  # inward, and inside the set: unchanged
+
+
+@pytest.mark.parametrize("how", ["batch", "vmap", "loop"])
+def test_a_point_on_a_face_of_the_box_slides_along_it_onto_the_constraint(how):
+    """From (1, 0.1) the least-norm step onto x0 + x1 >= 1.5 leaves the box along x0; cut by
+    the projection it makes half its progress per step (about 30 steps to 1e-9). Holding x0 at
+    its face reaches the constraint in one."""
+
+    def c(x):
+        if how != "batch" and x.dim() > 1:
+            raise ValueError("one point at a time")
+        if how == "loop" and bool(x[0] > 5.0):  # data-dependent control flow: no vmap
+            raise AssertionError("outside the box")
+        return x[..., 0] + x[..., 1] - 1.5
+
+    bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    nl = NonlinearConstraints([(c, True)], bounds, max_iter=3)
+    U, violation = nl.restored(torch.tensor([[1.0, 0.1]], dtype=torch.float64),
+                               lambda V: V.clamp(0.0, 1.0))
+    assert nl._batched == [how]
+    assert float(violation) == 0.0 and float(U[0, 0]) == 1.0
+    assert float(U[0, 1]) == pytest.approx(0.5, abs=1e-8)
