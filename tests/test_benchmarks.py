@@ -493,8 +493,8 @@ def test_a_researchers_own_maximiser_runs_in_the_suites(tmp_path, monkeypatch):
     acq = scaling.acquisition(point, 0)
     X, value, queries = highdim._maximise(acq, 3, 1, "my_maximisers:HalfBudget", 0)
     assert X.shape == (1, 3) and queries > 0 and value == pytest.approx(float(acq(X[None])))
-    r = globalopt.run_table1("rastrigin", 10, 0, "my_maximisers:HalfBudget", 100)
-    assert 0 < r["queries"] <= 50 and r["config"] == {"method": "HalfBudget"}
+    r = globalopt.run_table1("rastrigin", 10, 0, "my_maximisers:HalfBudget", 1000)
+    assert 0 < r["queries"] <= 500 and r["config"] == {"method": "HalfBudget"}
     with pytest.raises(ValueError, match="cannot import"):
         methods.resolve("my_maximisers:Nope")
 
