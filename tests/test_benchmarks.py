@@ -566,3 +566,31 @@ def test_scaling_page_pairs_with_botorch_gives_the_cost_per_point_and_draws_the_
     assert cells[12] == "625 [625, 625]" and cells[13] == "0.25 [0.25, 0.25]"
     base = next(line for line in text.splitlines() if "| 1 | logei |" in line and "lbfgs" in line)
     assert base.split("|")[15].strip() == "0.005 [0.0025, 0.0075]"  # value - BoTorch's, paired
+
+
+def test_constrained_suite_records_a_botorch_run_that_returns_nothing(tmp_path, monkeypatch):
+    """BoTorch's SLSQP can end infeasible from every feasible start and raise; the run is
+    recorded (no value, not feasible) and the other methods still run and are timed."""
+    import botorch.optim
+
+    from benchmarks.suites import constrained
+
+    assert main(["run", "constrained", "--profile", "smoke", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    (ok,) = read(tmp_path / "constrained-smoke.jsonl")
+    assert ok["violation"] <= constrained.TOL and ok["botorch_value"] is not None
+
+    def fail(*args, **kwargs):
+        from botorch.exceptions.errors import CandidateGenerationError
+
+        raise CandidateGenerationError("The optimizer produced infeasible candidates. 10 out")
+
+    monkeypatch.setattr(botorch.optim, "optimize_acqf", fail)
+    bt = constrained.run("tension-compression-string", 0, "botorch")
+    assert bt["logei_value"] is None and bt["status"] == "failed"
+    assert bt["error"] == "The optimizer produced infeasible candidates"
+    ours = constrained.run("tension-compression-string", 0, "lbfgs")
+    assert ours["violation"] <= constrained.TOL and ours["botorch_value"] is None
+    text = constrained.report([ok, bt, ours], tmp_path / "c.jsonl", "x")
+    assert "| tension-compression-string | botorch | 1 | 0/1 |" in text
+    assert "BoTorch returned no candidate on tension-compression-string seed 0" in text

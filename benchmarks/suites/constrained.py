@@ -107,6 +107,9 @@ def _feasible_starts(f, bounds, seed: int) -> torch.Tensor:
 
 
 def _botorch(acq, bounds, constraints, f, seed: int) -> dict:
+    """BoTorch from feasible starts; ``candidates`` None when it raises that every start ended
+    infeasible (a run of BoTorch that returns nothing, recorded as such)."""
+    from botorch.exceptions.errors import CandidateGenerationError
     from botorch.optim import optimize_acqf
 
     counter = CountingAcquisition(acq)
@@ -115,8 +118,13 @@ def _botorch(acq, bounds, constraints, f, seed: int) -> dict:
     with torch.no_grad():
         values = counter(raw)
     starts = raw[values.argsort(descending=True)[:RESTARTS]]
-    X, _ = optimize_acqf(counter, bounds, 1, RESTARTS, nonlinear_inequality_constraints=constraints,
-                         batch_initial_conditions=starts)
+    try:
+        X, _ = optimize_acqf(counter, bounds, 1, RESTARTS,
+                             nonlinear_inequality_constraints=constraints,
+                             batch_initial_conditions=starts)
+    except CandidateGenerationError as e:  # SLSQP ended infeasible from every feasible start
+        return {"candidates": None, "counts": counter.counts, "error": str(e).split(". ")[0],
+                "wall_time": time.perf_counter() - start}
     return {"candidates": X, "counts": counter.counts, "wall_time": time.perf_counter() - start}
 
 
@@ -142,16 +150,22 @@ def run(problem: str, seed: int, method: str) -> dict:
         budget = _botorch(acq, bounds, constraints, f, seed)["counts"].queries
         res = _method(acq, bounds, constraints, method, budget, seed)
         bt = _botorch(acq, bounds, constraints, f, seed)
-    with torch.no_grad():
-        value = float(acq(res["candidates"].reshape(1, 1, -1)))
-        bt_value = float(acq(bt["candidates"].reshape(1, 1, -1)))
+    def judged(r: dict) -> tuple:
+        """LogEI and violation at a run's candidate; None for a run that returned none."""
+        if r["candidates"] is None:
+            return None, None
+        with torch.no_grad():
+            return float(acq(r["candidates"].reshape(1, 1, -1))), violation(f, r["candidates"])
+
+    (value, viol), (bt_value, bt_viol) = judged(res), judged(bt)
     return {
         "suite": "constrained", "problem": problem, "seed": seed, "method": method,
-        "budget": bt["counts"].queries, "logei_value": value,
-        "violation": violation(f, res["candidates"]), "status": res.get("status", ""),
-        "queries": res["counts"].queries, "calls": res["counts"].calls,
-        "wall_time": res["wall_time"], "candidate": res["candidates"].reshape(-1).tolist(),
-        "botorch_value": bt_value, "botorch_violation": violation(f, bt["candidates"]),
+        "budget": bt["counts"].queries, "logei_value": value, "violation": viol,
+        "status": "failed" if res["candidates"] is None else res.get("status", ""),
+        "error": res.get("error"), "queries": res["counts"].queries,
+        "calls": res["counts"].calls, "wall_time": res["wall_time"],
+        "candidate": None if res["candidates"] is None else res["candidates"].reshape(-1).tolist(),
+        "botorch_value": bt_value, "botorch_violation": bt_viol,
         "botorch_wall_time": bt["wall_time"],
     }
 
@@ -165,22 +179,30 @@ def report(records: list[dict], path: Path, profile: str) -> str:
     lines = ["| problem | method | runs | feasible | LogEI | LogEI - botorch "
              "| vs botorch (w/t/l, p) | queries | time s | time / botorch |",
              "|---|---|---|---|---|---|---|---|---|---|"]
+    failed = []
     for (name, method), rs in sorted(groups.items()):
         rs = sorted(rs, key=lambda r: r["seed"])
-        feasible = sum(r["violation"] <= TOL for r in rs)
+        feasible = sum(r["violation"] is not None and r["violation"] <= TOL for r in rs)
+        failed += [f"{name} seed {r['seed']}" for r in rs
+                   if method == "botorch" and r["logei_value"] is None]
+        both = [r for r in rs if r["logei_value"] is not None and r["botorch_value"] is not None]
         if method == "botorch":
             versus, ratio = "reference", "1"
         else:  # ties within 0.01 nats; paired() counts lower as better
             w, t, l_, p = paired(
                 [-r["logei_value"] if abs(r["logei_value"] - r["botorch_value"]) > 0.01
-                 else -r["botorch_value"] for r in rs], [-r["botorch_value"] for r in rs])
+                 else -r["botorch_value"] for r in both], [-r["botorch_value"] for r in both])
             versus = f"{w}/{t}/{l_}, p = {p:.2g}"
             ratio = fmt([r["wall_time"] / r["botorch_wall_time"] for r in rs], 2)
         lines.append(f"| {name} | {method} | {len(rs)} | {feasible}/{len(rs)} "
-                     f"| {fmt([r['logei_value'] for r in rs])} "
-                     f"| {fmt([r['logei_value'] - r['botorch_value'] for r in rs], 2)} | {versus} "
-                     f"| {median(r['queries'] for r in rs):.0f} "
+                     f"| {fmt([r['logei_value'] for r in rs if r['logei_value'] is not None])} "
+                     f"| {fmt([r['logei_value'] - r['botorch_value'] for r in both], 2)} "
+                     f"| {versus} | {median(r['queries'] for r in rs):.0f} "
                      f"| {fmt([r['wall_time'] for r in rs], 2)} | {ratio} |")
+    if failed:
+        lines.append(f"\nBoTorch returned no candidate on {', '.join(failed)} (SLSQP ended "
+                     "infeasible from all its feasible starts: `CandidateGenerationError`); "
+                     "those runs are left out of the pairs, not out of the times.")
     return (
         f"# Nonlinear input constraints ({profile} profile)\n\n"
         "LogEI on a GP fitted to uniform points of BoTorch's constrained test problems, with "
