@@ -103,14 +103,9 @@ def check_spec(spec: str) -> None:
     misspelt option is a ValueError naming it; other names are the suites' own to check."""
     from benchmarks import methods as specs
 
-    if specs.is_import_path(spec):
-        specs.resolve(spec)
-    elif ":" in spec and specs.is_method(spec):
-        import acqopt
-
-        name, options = specs.parse_variant(spec)
+    if ":" in spec and specs.is_method(spec):
         try:
-            acqopt.get_optimizer(name, **options)
+            specs.resolve(spec)
         except (TypeError, ValueError) as e:
             raise ValueError(f"{spec!r}: {e}") from None
 
