@@ -261,8 +261,8 @@ register(CMAES(name="cma"))
 # the commands: docs/benchmarks.md, "To tune a method"): on the 12 landscape snapshots (LogEI
 # and EI, BoTorch 10x512's and 20x1024's query counts, seeds 0-1) 0.71-0.80x the calls of
 # waiting for every search, 2 of 96 runs higher by 0.01 and none lower; confirmed on the global
-# suite's Table 1 functions
-# (d = 10 and 30, 6 folds, 1e4 queries): 19 paired wins and 11 losses on regret, calls 0.61-0.75x.
+# suite's Table 1 functions (d = 10 and 30, 6 folds, 1e4 queries): 19 paired wins and 11
+# losses on regret, calls 0.61-0.75x.
 register(CMAES(name="cma-lbfgs", local=ProjectedLBFGS(max_iter=50), sigma0=0.2,
                design="mix", wait_for=0.7))
 register(CMAES(name="cma-linesearch", local=ArmijoAscent()))
