@@ -42,7 +42,10 @@ whose GPyTorch path costs 7-17 ms a call. Its gradients come from autograd.
 EI and LogEI with a scalar ``best_f`` on a radial kernel also get their gradient in closed form
 (:class:`ClosedFormImprovement`): the derivatives of the moments and of BoTorch's formula,
 computed with the value, instead of autograd through a few dozen small operations; the values
-are BoTorch's formula on the same moments. The others are differentiated by autograd.
+are BoTorch's formula on the same moments. So does qLogEI at single points without pending
+points (:class:`ClosedFormQLogEI`): its samples there are the mean plus the standard deviation
+times the sampler's fixed base samples, so BoTorch's reduction runs on them and the gradient
+goes back through the moments. The others are differentiated by autograd.
 
 Anything else returns None and the caller keeps BoTorch's path. The caller also checks the
 rebuilt acquisition against BoTorch's on a few points (:func:`agrees`) before using it.
@@ -70,6 +73,7 @@ from botorch.models.kernels.categorical import CategoricalKernel
 from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
 from botorch.posteriors.gpytorch import GPyTorchPosterior
+from botorch.sampling.normal import NormalMCSampler
 from botorch.utils.probability.utils import log_ndtr, ndtr, phi
 from gpytorch.distributions import MultivariateNormal
 from gpytorch.kernels import AdditiveKernel, MaternKernel, ProductKernel, RBFKernel, ScaleKernel
@@ -509,6 +513,107 @@ class ClosedFormImprovement(torch.nn.Module):
         self.acquisition.set_X_pending(X_pending)
 
 
+class _WithGradient(torch.autograd.Function):
+    """Values (``b``) computed elsewhere with their gradients (``b x ...``), for autograd."""
+
+    @staticmethod
+    def forward(ctx, X, value, grad):
+        ctx.save_for_backward(grad)
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad_value):
+        (grad,) = ctx.saved_tensors
+        return grad_value.reshape(-1, *([1] * (grad.dim() - 1))) * grad, None, None
+
+
+class ClosedFormQLogEI(torch.nn.Module):
+    """BoTorch's ``qLogExpectedImprovement`` (copied onto a joint :class:`ClosedFormGP`) with
+    single points (``b x 1 x d``, no pending points) evaluated from the marginal moments: the
+    sample of a point's joint posterior is ``mean + sd * z_s`` with the sampler's fixed base
+    samples ``z_s``, so BoTorch's own reduction (log fat-plus of the improvement per sample,
+    the fat max over one point, the log-mean-exp over samples) is applied to those samples and
+    its gradient is taken back through the moments in closed form, as :class:`_ImprovementValue`
+    does for LogEI, instead of by autograd through the joint posterior and the sampler. Batches
+    of several points, pending points and points whose variance is not positive (where
+    GPyTorch would add jitter) go to the copy's own forward.
+
+    With ``w_s`` the samples' weights in the log-mean-exp and ``h_s`` the derivative of the log
+    fat-plus at sample ``s``: ``dvalue/dmean = sum_s w_s h_s``, ``dvalue/dsd = sum_s w_s h_s z_s``.
+    """
+
+    def __init__(self, acquisition: torch.nn.Module) -> None:
+        super().__init__()
+        self.acquisition = acquisition
+
+    @property
+    def model(self) -> ClosedFormGP:
+        return self.acquisition.model
+
+    def forward(self, X: Tensor) -> Tensor:
+        out = self._evaluate(X.detach(), X.requires_grad) if self._covers(X) else None
+        if out is None:
+            return self.acquisition(X)
+        value, grad = out
+        return value if grad is None else _WithGradient.apply(X, value, grad)
+
+    def value_and_grad(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Values (``b``) and their gradients with respect to ``X`` (``b x 1 x d``): the
+        numbers of ``forward`` and a backward pass of the sum."""
+        out = self._evaluate(X.detach(), True) if self._covers(X) else None
+        if out is not None:
+            return out
+        X = X.detach().requires_grad_(True)
+        with torch.enable_grad():
+            value = self.acquisition(X)
+            (grad,) = torch.autograd.grad(value.sum(), X)
+        return value.detach(), grad
+
+    def _covers(self, X: Tensor) -> bool:
+        acq = self.acquisition
+        return (X.dim() == 3 and X.shape[-2] == 1 and acq.X_pending is None
+                and acq._constraints is None and acq._fat)
+
+    def _base_samples(self, X: Tensor) -> Tensor:
+        """The sampler's base samples for one point (``S``), built as BoTorch builds them."""
+        sampler = self.acquisition.sampler
+        base = sampler.base_samples
+        if base is None or base.shape[-2:] != (1, 1) or base.dtype != X.dtype \
+                or base.device != X.device:
+            sampler(self.model.joint_posterior(X[:1].detach()))  # (re)builds them
+            base = sampler.base_samples
+        return base.reshape(-1)
+
+    def _evaluate(self, X: Tensor, with_grad: bool) -> tuple[Tensor, Tensor | None] | None:
+        """Values and, ``with_grad``, gradients; None where a variance is not positive
+        (GPyTorch would add jitter there: the copy's forward answers)."""
+        gp, acq = self.model, self.acquisition
+        if gp.cholesky.dtype != X.dtype or gp.cholesky.device != X.device:
+            acq.to(X)
+        U = gp.scaled(X)
+        mean, variance, r, v = gp.moments(U)
+        if not bool((variance > 0).all()):
+            return None
+        sd = variance.sqrt()
+        z = self._base_samples(X)
+        obj = (mean + sd * z.unsqueeze(-1)).unsqueeze(-1)  # S x b x 1, as BoTorch's samples
+        with torch.no_grad():
+            li = acq._sample_forward(obj)
+            value = acq._sample_reduction(acq._q_reduction(li))
+        if not with_grad:
+            return value, None
+        weights = torch.softmax(li.squeeze(-1), dim=0)  # the log-mean-exp's, S x b
+        u = (obj.squeeze(-1) - acq.best_f.to(obj)) / acq.tau_relu
+        slope = (torch.where(u > 20.0, 1.0, torch.sigmoid(u)) - 0.2 * u / (1 + u * u) ** 2) \
+            / (torch.nn.functional.softplus(u) + 0.1 / (1 + u * u)) / acq.tau_relu
+        d_mean = (weights * slope).sum(0)
+        d_variance = (weights * slope * z.unsqueeze(-1)).sum(0) / (2 * sd)
+        return value, gp.input_grad(gp.moments_grad(U, r, v, d_mean, d_variance)).reshape(X.shape)
+
+    def set_X_pending(self, X_pending: Tensor | None = None) -> None:
+        self.acquisition.set_X_pending(X_pending)
+
+
 def covered(acq_function: torch.nn.Module) -> bool:
     """Whether the acquisition's class is one the closed form may rebuild (its model and
     options are checked by :func:`closed_form_acquisition`)."""
@@ -538,6 +643,11 @@ def closed_form_acquisition(acq_function: torch.nn.Module) -> torch.nn.Module | 
     if type(acq_function) in (ExpectedImprovement, LogExpectedImprovement) \
             and acquisition.best_f.numel() == 1 and _log_ei_helper is not None:
         return ClosedFormImprovement(acquisition)
+    sampler = acquisition.sampler if mc else None
+    if type(acq_function) is qLogExpectedImprovement and isinstance(model, ClosedFormGP) \
+            and acquisition.best_f.numel() == 1 and isinstance(sampler, NormalMCSampler) \
+            and len(sampler.sample_shape) == 1:  # fixed base samples along one sample dim
+        return ClosedFormQLogEI(acquisition)
     return acquisition
 
 

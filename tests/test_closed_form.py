@@ -28,6 +28,7 @@ import acqopt
 from acqopt.closed_form import (
     ClosedFormGP,
     ClosedFormImprovement,
+    ClosedFormQLogEI,
     Unsupported,
     closed_form_acquisition,
 )
@@ -82,8 +83,8 @@ def compare(acq, fast, seed=1, q=1):
     ref.sum().backward()
     got.sum().backward()
     torch.testing.assert_close(X_fast.grad, X_ref.grad, rtol=1e-7, atol=1e-10)
-    if isinstance(fast, ClosedFormImprovement):  # its direct path: autograd's numbers, exactly
-        values, grad = fast.value_and_grad(X.clone())
+    if isinstance(fast, (ClosedFormImprovement, ClosedFormQLogEI)):  # its direct path:
+        values, grad = fast.value_and_grad(X.clone())  # autograd's numbers, exactly
         assert torch.equal(values, got.detach()) and torch.equal(grad, X_fast.grad)
 
 
@@ -117,8 +118,28 @@ def test_mc_acquisitions_match_botorch_with_the_same_base_samples(kernel, acquis
     sampler = SobolQMCNormalSampler(sample_shape=torch.Size([64]), seed=0)
     acq = MC_ACQUISITIONS[acquisition](model, best - 1.0, sampler)
     fast = closed_form_acquisition(acq)
-    assert fast is not None and type(fast) is type(acq) and fast.model.joint
+    copy = getattr(fast, "acquisition", fast)  # qLogEI's single points have their own path
+    assert fast is not None and type(copy) is type(acq) and copy.model.joint
     compare(acq, fast, q=3)
+
+
+@pytest.mark.parametrize("transforms", [True, False])
+@pytest.mark.parametrize("kernel", ["scale-matern52-ard", "matern32", "rbf-ard"])
+def test_qlogei_single_points_are_answered_from_the_marginal_moments(kernel, transforms):
+    # mean + sd * base samples, BoTorch's reduction, the gradient through the moments: BoTorch's
+    # values and gradients; with pending points the copy's joint path answers, as BoTorch's
+    model, best = make_model(kernel, transforms=transforms)
+    acq = qLogExpectedImprovement(model, best_f=best - 1.0,
+                                  sampler=SobolQMCNormalSampler(torch.Size([64]), seed=0))
+    fast = closed_form_acquisition(acq)
+    assert isinstance(fast, ClosedFormQLogEI)
+    compare(acq, fast, q=1)
+    compare(acq, fast, q=2)  # several points: the copy
+    pending = 2.0 + 3.0 * torch.rand(2, D, generator=torch.Generator().manual_seed(5),
+                                     dtype=torch.float64)
+    acq.set_X_pending(pending)
+    fast.set_X_pending(pending)
+    compare(acq, fast, q=1)
 
 
 @pytest.mark.parametrize("transforms", [True, False])
