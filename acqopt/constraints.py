@@ -289,48 +289,53 @@ class NonlinearConstraints:
             C, J = self._jacobian(U[rows])
             J = J.nan_to_num(0.0, 0.0, 0.0)
             norms = J.norm(dim=-1).clamp_min(torch.finfo(U.dtype).tiny)
-            steps = self._gauss_newton(U[rows], C, J)
+            steps, tried = self._gauss_newton(U[rows], C, J)
             steps = steps * (self.max_step / steps.norm(dim=-1, keepdim=True)).clamp(max=1.0)
-            moved = self._line_search(U, rows, steps.nan_to_num(0.0, 0.0, 0.0), norms,
+            moved = self._line_search(U, rows, steps.nan_to_num(0.0, 0.0, 0.0), tried, norms,
                                       self._distance(C, norms), violation, project)
             rows = rows[moved]  # a point no step helped is left as it is
         return U.reshape(shape), violation.reshape(shape[:-1])
 
     @staticmethod
-    def _gauss_newton(U: Tensor, C: Tensor, J: Tensor) -> Tensor:
-        """Candidate steps (``k x N x d``) from unit-cube points ``U``: the least-norm step
-        that brings the violated constraints to ``RESTORE_TOL`` inside, to first order; and
-        where it would leave the cube through a face a point lies on, also the same step with
-        those coordinates held (the projection onto the cube would cut them, and a step
-        computed with them then makes only part of its progress at every iteration, a linear
-        convergence; holding them can also leave the other coordinates unable to reach the
-        constraints, so both are tried)."""
+    def _gauss_newton(U: Tensor, C: Tensor, J: Tensor) -> tuple[Tensor, Tensor]:
+        """Candidate steps (``k x N x d``) from unit-cube points ``U`` and which of them to try
+        (``k x N``): the least-norm step that brings the violated constraints to
+        ``RESTORE_TOL`` inside, to first order, for every point; and where it would leave the
+        cube through a face a point lies on, also the same step with those coordinates held
+        (the projection onto the cube would cut them, and a step computed with them then makes
+        only part of its progress at every iteration, a linear convergence; holding them can
+        also leave the other coordinates unable to reach the constraints, so both are tried)."""
         target = (RESTORE_TOL - C).clamp_min(0.0).nan_to_num(0.0, 0.0, 0.0).unsqueeze(-1)
         J = J * (target > 0)
         delta = (torch.linalg.pinv(J) @ target).squeeze(-1)
         held = ((U <= 0.0) & (delta < 0)) | ((U >= 1.0) & (delta > 0))
+        every = torch.ones_like(held[:, 0])
         if not bool(held.any()):
-            return delta.unsqueeze(0)
+            return delta.unsqueeze(0), every.unsqueeze(0)
         inside = (torch.linalg.pinv(J.masked_fill(held.unsqueeze(-2), 0.0)) @ target).squeeze(-1)
-        return torch.stack([delta, inside])
+        return torch.stack([delta, inside]), torch.stack([every, held.any(-1)])
 
-    def _line_search(self, U: Tensor, rows: Tensor, steps: Tensor, norms: Tensor, now: Tensor,
-                     violation: Tensor, project) -> Tensor:
-        """Moves each of ``rows`` to the trial, among its candidate ``steps`` (``k x N x d``)
-        at lengths 1, 1/2, ..., ``1/2**(HALVINGS-1)``, nearest the constraints, if it is nearer
-        than ``now``. All trials go to the constraints in one call. Updates ``U`` and
-        ``violation`` in place; returns which rows moved."""
+    def _line_search(self, U: Tensor, rows: Tensor, steps: Tensor, tried: Tensor,
+                     norms: Tensor, now: Tensor, violation: Tensor, project) -> Tensor:
+        """Moves each of ``rows`` to the trial, among its candidate ``steps`` (``k x N x d``,
+        those ``tried``) at lengths 1, 1/2, ..., ``1/2**(HALVINGS-1)``, nearest the
+        constraints, if it is nearer than ``now``. All trials go to the constraints in one
+        call. Updates ``U`` and ``violation`` in place; returns which rows moved."""
         k, n, d = steps.shape
         lengths = 0.5 ** torch.arange(HALVINGS, dtype=U.dtype, device=U.device)
-        trials = project((U[rows] + steps.unsqueeze(1) * lengths[:, None, None]).reshape(-1, d))
+        raw = (U[rows] + steps.unsqueeze(1) * lengths[:, None, None]).reshape(-1, n, d)
+        mask = tried.repeat_interleave(HALVINGS, dim=0)  # (k * HALVINGS) x n
+        trials = project(raw[mask])
         with torch.no_grad():
-            C_trial = self.values(trials).reshape(k * HALVINGS, n, -1)
-        distance = self._distance(C_trial, norms)  # (k * HALVINGS) x n
+            C_trial = self.values(trials)
+        distance = torch.full(mask.shape, float("inf"), dtype=U.dtype, device=U.device)
+        distance[mask] = self._distance(C_trial, norms.expand(*mask.shape, -1)[mask])
         best = distance.argmin(0)
         pick = torch.arange(n, device=U.device)
         moved = distance[best, pick] < now
-        U[rows[moved]] = trials.reshape(k * HALVINGS, n, d)[best, pick][moved]
-        violation[rows[moved]] = self._violation(C_trial[best, pick][moved])
+        chosen = (mask.flatten().cumsum(0) - 1).reshape(mask.shape)[best, pick][moved]
+        U[rows[moved]] = trials[chosen]
+        violation[rows[moved]] = self._violation(C_trial[chosen])
         return moved
 
     @staticmethod
