@@ -404,35 +404,34 @@ def _factorise(gp: torch.nn.Module, model, X: Tensor, y: Tensor, constant: Tenso
         gp.y_mean = gp.y_std = None
 
 
-class _ImprovementValue(torch.autograd.Function):
-    """EI or LogEI at scaled points ``U`` (``m x d``) with the gradient in closed form.
-
-    The value is BoTorch's formula on the closed-form moments (the same operations as BoTorch's
-    ``forward``, so the same numbers); the gradient is computed in the forward pass from the
-    derivatives of the moments and of the formula, instead of by autograd through a few dozen
-    small operations. With ``z = +-(mean - best_f) / sigma``: EI ``= sigma psi(z)``,
-    ``psi = phi + z Phi``, ``dEI/dmean = +-Phi(z)``, ``dEI/dsigma = phi(z)``; LogEI
-    ``= log psi(z) + log sigma``, ``dLogEI/dmean = +-h'(z) / sigma``,
-    ``dLogEI/dsigma = (1 - z h'(z)) / sigma`` with ``h'(z) = Phi(z) / psi(z)`` taken in logs.
-    """
+class _WithGradient(torch.autograd.Function):
+    """Values (``b``) computed with their gradients (``b x ...``) in closed form, for
+    autograd: the backward pass multiplies the saved gradients instead of differentiating a
+    few dozen small operations."""
 
     @staticmethod
-    def forward(ctx, U, gp, best_f, maximize, log):
-        value, grad = improvement(U, gp, best_f, maximize, log, ctx.needs_input_grad[0])
-        if grad is not None:
-            ctx.save_for_backward(grad)
-        return value
+    def forward(ctx, X, value, grad):
+        ctx.save_for_backward(grad)
+        return value.clone()
 
     @staticmethod
     def backward(ctx, grad_value):
         (grad,) = ctx.saved_tensors
-        return grad_value[:, None] * grad, None, None, None, None
+        return grad_value.reshape(-1, *([1] * (grad.dim() - 1))) * grad, None, None
 
 
 def improvement(U: Tensor, gp: ClosedFormGP, best_f: Tensor, maximize: bool, log: bool,
                 with_grad: bool) -> tuple[Tensor, Tensor | None]:
     """EI or LogEI (``m``) at scaled points ``U`` (``m x d``) and, if ``with_grad``, its
-    gradient with respect to ``U`` (``m x d``; else None): see :class:`_ImprovementValue`."""
+    gradient with respect to ``U`` (``m x d``; else None).
+
+    The value is BoTorch's formula on the closed-form moments (the same operations as BoTorch's
+    ``forward``, so the same numbers); the gradient comes from the derivatives of the moments
+    and of the formula. With ``z = +-(mean - best_f) / sigma``: EI ``= sigma psi(z)``,
+    ``psi = phi + z Phi``, ``dEI/dmean = +-Phi(z)``, ``dEI/dsigma = phi(z)``; LogEI
+    ``= log psi(z) + log sigma``, ``dLogEI/dmean = +-h'(z) / sigma``,
+    ``dLogEI/dsigma = (1 - z h'(z)) / sigma`` with ``h'(z) = Phi(z) / psi(z)`` taken in logs.
+    """
     mean, variance, r, v = gp.moments(U)
     sigma = variance.clamp_min(MIN_VARIANCE).sqrt()
     z = _scaled_improvement(mean, sigma, best_f, maximize)
@@ -453,9 +452,25 @@ def improvement(U: Tensor, gp: ClosedFormGP, best_f: Tensor, maximize: bool, log
     return value, gp.moments_grad(U, r, v, d_mean, d_variance)
 
 
-class ClosedFormImprovement(torch.nn.Module):
+class _OnCopy(torch.nn.Module):
+    """A wrapper of the copy of the user's acquisition (on a closed-form model) that answers
+    some inputs itself; ``model`` and ``set_X_pending`` are the copy's."""
+
+    def __init__(self, acquisition: torch.nn.Module) -> None:
+        super().__init__()
+        self.acquisition = acquisition
+
+    @property
+    def model(self) -> ClosedFormGP:
+        return self.acquisition.model
+
+    def set_X_pending(self, X_pending: Tensor | None = None) -> None:
+        self.acquisition.set_X_pending(X_pending)
+
+
+class ClosedFormImprovement(_OnCopy):
     """EI or LogEI (BoTorch's, copied onto a :class:`ClosedFormGP`) evaluated by
-    :class:`_ImprovementValue`: the same values, the gradient without autograd's graph. On a
+    :func:`improvement`: the same values, the gradient without autograd's graph. On a
     :class:`ClosedFormKernelGP`, BoTorch's formula on its moments, differentiated by autograd
     (without BoTorch's per-call decorators and device moves).
 
@@ -465,13 +480,8 @@ class ClosedFormImprovement(torch.nn.Module):
     """
 
     def __init__(self, acquisition: torch.nn.Module) -> None:
-        super().__init__()
-        self.acquisition = acquisition
+        super().__init__(acquisition)
         self.log = isinstance(acquisition, LogExpectedImprovement)
-
-    @property
-    def model(self) -> ClosedFormGP:
-        return self.acquisition.model
 
     def forward(self, X: Tensor) -> Tensor:
         if X.dim() < 3 or X.shape[-2] != 1:  # q x d, or q > 1: BoTorch's checks and errors
@@ -487,8 +497,11 @@ class ClosedFormImprovement(torch.nn.Module):
             z = _scaled_improvement(mean, sigma, best_f, self.acquisition.maximize)
             value = _log_ei_helper(z) + sigma.log() if self.log else sigma * _ei_helper(z)
             return value.reshape(X.shape[:-2])
-        value = _ImprovementValue.apply(gp.scaled(X), gp, best_f, self.acquisition.maximize,
-                                        self.log)
+        U = gp.scaled(X)
+        value, grad = improvement(U.detach(), gp, best_f, self.acquisition.maximize, self.log,
+                                  U.requires_grad)
+        if grad is not None:
+            value = _WithGradient.apply(U, value, grad)
         return value.reshape(X.shape[:-2])
 
     def value_and_grad(self, X: Tensor) -> tuple[Tensor, Tensor]:
@@ -509,31 +522,14 @@ class ClosedFormImprovement(torch.nn.Module):
                                   self.acquisition.maximize, self.log, True)
         return value, gp.input_grad(grad).reshape(X.shape)
 
-    def set_X_pending(self, X_pending: Tensor | None = None) -> None:
-        self.acquisition.set_X_pending(X_pending)
 
-
-class _WithGradient(torch.autograd.Function):
-    """Values (``b``) computed elsewhere with their gradients (``b x ...``), for autograd."""
-
-    @staticmethod
-    def forward(ctx, X, value, grad):
-        ctx.save_for_backward(grad)
-        return value.clone()
-
-    @staticmethod
-    def backward(ctx, grad_value):
-        (grad,) = ctx.saved_tensors
-        return grad_value.reshape(-1, *([1] * (grad.dim() - 1))) * grad, None, None
-
-
-class ClosedFormQLogEI(torch.nn.Module):
+class ClosedFormQLogEI(_OnCopy):
     """BoTorch's ``qLogExpectedImprovement`` (copied onto a joint :class:`ClosedFormGP`) with
     single points (``b x 1 x d``, no pending points) evaluated from the marginal moments: the
     sample of a point's joint posterior is ``mean + sd * z_s`` with the sampler's fixed base
     samples ``z_s``, so BoTorch's own reduction (log fat-plus of the improvement per sample,
     the fat max over one point, the log-mean-exp over samples) is applied to those samples and
-    its gradient is taken back through the moments in closed form, as :class:`_ImprovementValue`
+    its gradient is taken back through the moments in closed form, as :func:`improvement`
     does for LogEI, instead of by autograd through the joint posterior and the sampler. Batches
     of several points, pending points and points whose variance is not positive (where
     GPyTorch would add jitter) go to the copy's own forward.
@@ -541,14 +537,6 @@ class ClosedFormQLogEI(torch.nn.Module):
     With ``w_s`` the samples' weights in the log-mean-exp and ``h_s`` the derivative of the log
     fat-plus at sample ``s``: ``dvalue/dmean = sum_s w_s h_s``, ``dvalue/dsd = sum_s w_s h_s z_s``.
     """
-
-    def __init__(self, acquisition: torch.nn.Module) -> None:
-        super().__init__()
-        self.acquisition = acquisition
-
-    @property
-    def model(self) -> ClosedFormGP:
-        return self.acquisition.model
 
     def forward(self, X: Tensor) -> Tensor:
         out = self._evaluate(X.detach(), X.requires_grad) if self._covers(X) else None
@@ -572,7 +560,7 @@ class ClosedFormQLogEI(torch.nn.Module):
     def _covers(self, X: Tensor) -> bool:
         acq = self.acquisition
         return (X.dim() == 3 and X.shape[-2] == 1 and acq.X_pending is None
-                and acq._constraints is None and acq._fat)
+                and getattr(acq, "_constraints", 0) is None and getattr(acq, "_fat", False))
 
     def _base_samples(self, X: Tensor) -> Tensor:
         """The sampler's base samples for one point (``S``), built as BoTorch builds them."""
@@ -609,9 +597,6 @@ class ClosedFormQLogEI(torch.nn.Module):
         d_mean = (weights * slope).sum(0)
         d_variance = (weights * slope * z.unsqueeze(-1)).sum(0) / (2 * sd)
         return value, gp.input_grad(gp.moments_grad(U, r, v, d_mean, d_variance)).reshape(X.shape)
-
-    def set_X_pending(self, X_pending: Tensor | None = None) -> None:
-        self.acquisition.set_X_pending(X_pending)
 
 
 def covered(acq_function: torch.nn.Module) -> bool:
