@@ -156,12 +156,12 @@ class ClosedFormGP(torch.nn.Module):
         covariance ``k(X, X) - v'v`` with ``v = L^-1 k(train, X)``, in the outcome's units."""
         Z = self.input_transform(X) if self.input_transform is not None else X
         Z = Z / self.lengthscale
-        k = self.outputscale * self.correlation(torch.cdist(Z, self.train_scaled))  # ... x q x n
+        k = self.outputscale * correlation(torch.cdist(Z, self.train_scaled), self.nu)  # ... x q x n
         mean = self.constant + (k @ self.weights).squeeze(-1)
         # one triangular solve for all points (broadcasting L over the batch would copy it)
         v = torch.linalg.solve_triangular(self.cholesky, k.reshape(-1, k.shape[-1]).T,
                                           upper=False).T.reshape(k.shape)  # ... x q x n
-        covariance = self.outputscale * self.correlation(torch.cdist(Z, Z)) \
+        covariance = self.outputscale * correlation(torch.cdist(Z, Z), self.nu) \
             - v @ v.transpose(-1, -2)
         if self.y_std is not None:
             mean, covariance = self.y_mean + self.y_std * mean, self.y_std.pow(2) * covariance
@@ -193,7 +193,7 @@ class ClosedFormGP(torch.nn.Module):
         outcome's units, and for :meth:`moments_grad` the distances ``r`` (``m x n``) and
         ``v = L^-1 k`` (``n x m``)."""
         r = torch.cdist(U, self.train_scaled)
-        k = self.outputscale * self.correlation(r)  # m x n
+        k = self.outputscale * correlation(r, self.nu)  # m x n
         mean = self.constant + (k @ self.weights).squeeze(-1)
         v = torch.linalg.solve_triangular(self.cholesky, k.T, upper=False)  # n x m
         variance = self.outputscale - v.pow(2).sum(0)
@@ -213,29 +213,32 @@ class ClosedFormGP(torch.nn.Module):
         if self.y_std is not None:
             d_mean, d_variance = d_mean * self.y_std, d_variance * self.y_std.pow(2)
         a = torch.linalg.solve_triangular(self.cholesky.T, v, upper=True)  # n x m: K^-1 k
-        G = self.outputscale * self.radial_slope(r) * (d_mean[:, None] * self.weights.T
-                                                      - 2.0 * d_variance[:, None] * a.T)
+        G = self.outputscale * radial_slope(r, self.nu) * (
+            d_mean[:, None] * self.weights.T - 2.0 * d_variance[:, None] * a.T)
         return G.sum(-1, keepdim=True) * U - G @ self.train_scaled
 
-    def correlation(self, r: Tensor) -> Tensor:
-        """The base kernel at scaled distances ``r``."""
-        if self.nu is None:  # RBF
-            return torch.exp(-0.5 * r.pow(2))
-        r = r.clamp_min(1e-15)  # as GPyTorch's distance
-        exp = torch.exp(-math.sqrt(2 * self.nu) * r)
-        if self.nu == 1.5:
-            return (math.sqrt(3) * r + 1) * exp
-        return (math.sqrt(5) * r + 1 + 5.0 / 3.0 * r**2) * exp
 
-    def radial_slope(self, r: Tensor) -> Tensor:
-        """``c'(r) / r`` of the base kernel ``c``: its gradient in ``u`` is this times ``u - t``."""
-        if self.nu is None:
-            return -torch.exp(-0.5 * r.pow(2))
-        r = r.clamp_min(1e-15)
-        exp = torch.exp(-math.sqrt(2 * self.nu) * r)
-        if self.nu == 1.5:
-            return -3.0 * exp
-        return -5.0 / 3.0 * (1 + math.sqrt(5) * r) * exp
+def correlation(r: Tensor, nu: float | None) -> Tensor:
+    """A radial kernel at scaled distances ``r``: Matern with smoothness ``nu`` (1.5 or 2.5),
+    or RBF for None; as GPyTorch's, which clamps a Matern's distances at 1e-15."""
+    if nu is None:  # RBF
+        return torch.exp(-0.5 * r.pow(2))
+    r = r.clamp_min(1e-15)
+    exp = torch.exp(-math.sqrt(2 * nu) * r)
+    if nu == 1.5:
+        return (math.sqrt(3) * r + 1) * exp
+    return (math.sqrt(5) * r + 1 + 5.0 / 3.0 * r**2) * exp
+
+
+def radial_slope(r: Tensor, nu: float | None) -> Tensor:
+    """``c'(r) / r`` of :func:`correlation`'s ``c``: ``dc/dr`` divided by ``r``, finite at 0."""
+    if nu is None:
+        return -torch.exp(-0.5 * r.pow(2))
+    r = r.clamp_min(1e-15)
+    exp = torch.exp(-math.sqrt(2 * nu) * r)
+    if nu == 1.5:
+        return -3.0 * exp
+    return -5.0 / 3.0 * (1 + math.sqrt(5) * r) * exp
 
 
 def compile_kernel(kernel: torch.nn.Module, call: bool = True):
@@ -279,14 +282,7 @@ def compile_kernel(kernel: torch.nn.Module, call: bool = True):
             raise Unsupported("Matern smoothness")
 
         def body(A, B):
-            r = torch.cdist(A / lengthscale, B / lengthscale)
-            if nu is None:
-                return torch.exp(-0.5 * r.pow(2))
-            r = r.clamp_min(1e-15)
-            exp = torch.exp(-math.sqrt(2 * nu) * r)
-            if nu == 1.5:
-                return (math.sqrt(3) * r + 1) * exp
-            return (math.sqrt(5) * r + 1 + 5.0 / 3.0 * r**2) * exp
+            return correlation(torch.cdist(A / lengthscale, B / lengthscale), nu)
     else:
         raise Unsupported(f"kernel {kind.__name__}")
     if dims is None:

@@ -251,20 +251,114 @@ def test_fit_gp_warm_start_starts_from_the_given_models_hyperparameters(monkeypa
         fit_gp(U, Y, cat_dims=[2], warm_start=source)
 
 
-def test_refit_warm_and_scratch():
+def _likelihood_data(n, d=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    U = torch.rand(n, d, generator=g, dtype=torch.float64)
+    return U, torch.sin(5 * U).sum(-1, keepdim=True) + 0.1 * torch.randn(n, 1, generator=g,
+                                                                         dtype=torch.float64)
+
+
+@pytest.mark.parametrize("n,boxed", [(6, False), (30, True), (80, False)])
+def test_the_closed_form_likelihood_and_gradient_are_gpytorchs(n, boxed):
+    """At hyperparameters far from a fit (each drawn at random), the closed form's loss and
+    its gradients with respect to every raw parameter equal GPyTorch's to 1e-9 relative."""
+    from botorch.optim.closures import get_loss_closure_with_grads
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    from acqopt.bo import fit_gp
+    from acqopt.bo.model import ClosedFormMLL
+
+    U, Y = _likelihood_data(n)
+    X, bounds = (SPACE.unit_to_space(U), SPACE.space_bounds()) if boxed else (U, None)
+    model = fit_gp(X, Y, bounds=bounds)
+    g = torch.Generator().manual_seed(n)
+    for _ in range(3):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype))
+            model.likelihood.noise = 10 ** (-4 * torch.rand(1, generator=g, dtype=torch.float64))
+        ours, theirs = ClosedFormMLL(model.likelihood, model), \
+            ExactMarginalLogLikelihood(model.likelihood, model)
+        ours.train()
+        params = dict(ours.named_parameters())
+        (a, da), (b, db) = (get_loss_closure_with_grads(m, params)() for m in (ours, theirs))
+        assert torch.allclose(a, b, rtol=1e-9, atol=0)
+        for name, x, y in zip(params, da, db):
+            assert torch.allclose(x, y, rtol=1e-9, atol=1e-13), name
+
+
+def test_a_closed_form_fit_reaches_gpytorchs_fit():
+    """From scratch and warm-started, the closed-form fit ends at GPyTorch's marginal
+    likelihood (to 1e-6 per point) and says which fitted."""
+    from acqopt.bo import fit_gp
+    from acqopt.bo.model import log_marginal_likelihood
+
+    U, Y = _likelihood_data(25)
+    fits = {}
+    for closed_form in (True, False):
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            first = fit_gp(U[:20], Y[:20], closed_form=closed_form)
+            fits[closed_form] = (first, fit_gp(U, Y, warm_start=first, closed_form=closed_form))
+    for (ours, theirs) in zip(fits[True], fits[False]):
+        assert ours.fitted_by == "closed_form" and theirs.fitted_by == "gpytorch"
+        assert log_marginal_likelihood(ours) == pytest.approx(log_marginal_likelihood(theirs),
+                                                              abs=1e-6)
+
+
+def test_the_fit_goes_through_gpytorch_where_the_closed_form_does_not_answer(monkeypatch):
+    """A mixed model, a closed form that disagrees with GPyTorch at the start (forced), and a
+    training covariance that is not positive definite (duplicated points, noise 1e-20: GPyTorch
+    adds its jitter) are GPyTorch's."""
+    from botorch.optim.closures import get_loss_closure
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    import acqopt.bo.model as model_module
+    from acqopt.bo import fit_gp
+
+    U, Y = _likelihood_data(12)
+    assert fit_gp(U.round(), Y, cat_dims=[2]).fitted_by == "gpytorch"
+    U = torch.cat([U, U])
+    Y = torch.cat([Y, Y])
+    model = fit_gp(U, Y)
+    assert model.fitted_by == "closed_form"
+    with torch.no_grad():
+        model.likelihood.noise_covar.raw_noise_constraint.lower_bound.fill_(0.0)
+        model.likelihood.noise_covar.raw_noise.fill_(1e-20)
+    ours = model_module.ClosedFormMLL(model.likelihood, model)
+    ours.train()
+    with pytest.warns(Warning, match="jitter"):
+        expected = get_loss_closure(ExactMarginalLogLikelihood(model.likelihood, model))()
+    with pytest.warns(Warning, match="jitter"):
+        assert torch.equal(ours.compute_custom_loss(), expected)
+    wrong = model_module.ClosedFormMLL._value_and_grad
+    monkeypatch.setattr(model_module.ClosedFormMLL, "_value_and_grad",
+                        lambda self, *a: (lambda v, g: (v * (1 + 1e-6), g))(*wrong(self, *a)))
+    assert fit_gp(U, Y).fitted_by == "gpytorch"
+
+
+def test_refit_warm_and_scratch(monkeypatch):
     """refit="warm" warm-starts (and fits from scratch as well when the data has doubled), is
     deterministic, and resumes as the uninterrupted run;
     refit="scratch" fits from scratch every step; anything else is a ValueError."""
+    import acqopt.bo.loop as loop
+
     kw = dict(n_init=3, n_iter=4, budget=300, seed=1, progress=False)
+    monkeypatch.setattr(loop, "DEGRADED", math.inf)  # only the doubling rule fits from scratch
+    doubling = minimize(quadratic, SPACE, **kw)
+    assert [p["fit"] for p in doubling.proposals[3:]][:3] == ["scratch", "warm", "warm"]
+    assert doubling.proposals[6]["fit"].startswith("both:")  # 6 points: twice the first fit's
+    assert doubling.fit_state["scratch_n"] == 6 and doubling.fit_state["model"] is not None
+    monkeypatch.undo()
     warm = minimize(quadratic, SPACE, **kw)  # the conftest fixture checks the global RNG
     again = minimize(quadratic, SPACE, **kw)
     assert warm.params == again.params
     fits = [p["fit"] for p in warm.proposals[3:]]
     assert fits[0] == "scratch" and "warm" in fits
-    assert fits[3].startswith("both:")  # 6 points: doubled since the first fit on 3
-    assert warm.fit_state["scratch_n"] == 6 and warm.fit_state["model"] is not None
-    scratch = minimize(quadratic, SPACE, refit="scratch", **kw)
+    assert "closed_form" in {p["fitted_by"] for p in warm.proposals[3:]}
+    scratch = minimize(quadratic, SPACE, refit="scratch", closed_form_fit=False, **kw)
     assert [p["fit"] for p in scratch.proposals[3:]] == ["scratch"] * 4
+    assert {p["fitted_by"] for p in scratch.proposals[3:]} == {"gpytorch"}
     part = minimize(quadratic, SPACE, **{**kw, "n_iter": 2})
     resumed = minimize(quadratic, SPACE, history=part, **kw)
     assert resumed.params == warm.params

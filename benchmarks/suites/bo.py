@@ -21,10 +21,11 @@ seed; on the mixed problems the reference is ``botorch-mixed`` (BoTorch's
 Methods are registered names, ``name:field=value,...`` for a config variant (e.g.
 ``lbfgs:design=sobol``), ``package.module:attribute`` for a maximiser of one's own
 (``benchmarks/methods.py``), ``botorch`` (``optimize_acqf`` 10x512) or ``botorch-20x1024``. The GP
-is fitted from scratch at every step (BoTorch's standard loop) unless the spec ends in
-``@warm``: then the loop's default, ``refit="warm"`` (hyperparameters warm-started from the
-previous step's, see ``acqopt.bo.minimize``), e.g. ``lbfgs@warm``. Records made before warm
-fits existed were all from scratch, which is why the plain spec keeps that meaning.
+is fitted from scratch through GPyTorch at every step (BoTorch's standard loop) unless the
+spec ends in ``@warm``: then with the loop's defaults, ``refit="warm"`` (hyperparameters
+warm-started from the previous step's) and ``closed_form_fit=True`` (the likelihood in closed
+form; see ``acqopt.bo.minimize``), e.g. ``lbfgs@warm``. Records made before those existed were
+all plain fits, which is why the plain spec keeps that meaning.
 Each record keeps per step: best so far, acquisition queries, GP-fit and acquisition wall time,
 and the proposal's diagnostics (acquisition value, distance to the incumbent and to the data,
 near-equal maximisers far apart; see ``acqopt.bo.History``).
@@ -184,7 +185,8 @@ def run(problem: str, acquisition: str, rep: int, method: str, n_iter: int,
     optimizer, options = parse_method(spec)
     h = minimize(objective, space, n_init=PROBLEMS[problem]["n_init"], n_iter=n_iter,
                  method=optimizer, method_options=options or None, acquisition=acquisition,
-                 budget=budget, seed=rep, progress=False, refit=refit)
+                 budget=budget, seed=rep, progress=False, refit=refit,
+                 closed_form_fit=refit == "warm")
     cumulative, queries = 0, []
     for q in h.queries:
         cumulative += q
