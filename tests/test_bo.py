@@ -238,7 +238,7 @@ def test_fit_gp_warm_start_starts_from_the_given_models_hyperparameters(monkeypa
     with torch.random.fork_rng():
         torch.manual_seed(0)
         source = fit_gp(U, Y)
-    monkeypatch.setattr(model_module, "fit_gpytorch_mll", lambda mll: None)
+    monkeypatch.setattr(model_module, "fit_gpytorch_mll", lambda mll, **kwargs: None)
     warm = fit_gp(U[:8], Y[:8], warm_start=source)
     cold = fit_gp(U[:8], Y[:8])
     theirs = dict(source.named_parameters())
@@ -281,10 +281,11 @@ def test_the_closed_form_likelihood_and_gradient_are_gpytorchs(n, boxed):
             ExactMarginalLogLikelihood(model.likelihood, model)
         ours.train()
         params = dict(ours.named_parameters())
-        (a, da), (b, db) = (get_loss_closure_with_grads(m, params)() for m in (ours, theirs))
+        (a, da), (b, db) = ours.closure(), get_loss_closure_with_grads(theirs, params)()
         assert torch.allclose(a, b, rtol=1e-9, atol=0)
+        assert len(da) == len(db) == 4
         for name, x, y in zip(params, da, db):
-            assert torch.allclose(x, y, rtol=1e-9, atol=1e-13), name
+            assert x.shape == y.shape and torch.allclose(x, y, rtol=1e-9, atol=1e-13), name
 
 
 def test_a_closed_form_fit_reaches_gpytorchs_fit():
@@ -310,7 +311,7 @@ def test_the_fit_goes_through_gpytorch_where_the_closed_form_does_not_answer(mon
     """A mixed model, a closed form that disagrees with GPyTorch at the start (forced), and a
     training covariance that is not positive definite (duplicated points, noise 1e-20: GPyTorch
     adds its jitter) are GPyTorch's."""
-    from botorch.optim.closures import get_loss_closure
+    from botorch.optim.closures import get_loss_closure_with_grads
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
     import acqopt.bo.model as model_module
@@ -327,10 +328,14 @@ def test_the_fit_goes_through_gpytorch_where_the_closed_form_does_not_answer(mon
         model.likelihood.noise_covar.raw_noise.fill_(1e-20)
     ours = model_module.ClosedFormMLL(model.likelihood, model)
     ours.train()
+    params = dict(ours.named_parameters())
     with pytest.warns(Warning, match="jitter"):
-        expected = get_loss_closure(ExactMarginalLogLikelihood(model.likelihood, model))()
+        expected = get_loss_closure_with_grads(
+            ExactMarginalLogLikelihood(model.likelihood, model), params)()
     with pytest.warns(Warning, match="jitter"):
-        assert torch.equal(ours.compute_custom_loss(), expected)
+        value, grads = ours.closure()
+    assert torch.equal(value, expected[0])
+    assert all(torch.equal(x, y) for x, y in zip(grads, expected[1]))
     wrong = model_module.ClosedFormMLL._value_and_grad
     monkeypatch.setattr(model_module.ClosedFormMLL, "_value_and_grad",
                         lambda self, *a: (lambda v, g: (v * (1 + 1e-6), g))(*wrong(self, *a)))

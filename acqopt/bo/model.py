@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 
 import torch
-from botorch.optim.closures import get_loss_closure, get_loss_closure_with_grads
+from botorch.optim.closures import get_loss_closure_with_grads
 
 from botorch.acquisition import ExpectedImprovement, LogExpectedImprovement
 from botorch.acquisition.analytic import AnalyticAcquisitionFunction
@@ -17,10 +17,11 @@ from botorch.models.transforms import Normalize, Standardize
 from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.means import ConstantMean
+from gpytorch.priors import LogNormalPrior
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
-from acqopt.closed_form import _WithGradient, agrees, correlation, radial_slope
+from acqopt.closed_form import agrees, correlation, radial_slope
 
 ACQUISITIONS = ("ei", "logei")
 
@@ -77,30 +78,41 @@ def fit_gp(train_X: Tensor, train_Y: Tensor, bounds: Tensor | None = None,
         _copy_hyperparameters(warm_start, model)
     mll = ClosedFormMLL.if_it_agrees(model) if closed_form and not cat_dims else None
     model.fitted_by = "gpytorch" if mll is None else "closed_form"
-    fit_gpytorch_mll(mll or ExactMarginalLogLikelihood(model.likelihood, model))
+    if mll is None:
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    else:
+        fit_gpytorch_mll(mll, closure=mll.closure)
     return model.eval()
 
 
 class ClosedFormMLL(ExactMarginalLogLikelihood):
-    """``ExactMarginalLogLikelihood`` of :func:`fit_gp`'s ``SingleTaskGP`` whose loss for
-    BoTorch's fit (``compute_custom_loss``, which ``fit_gpytorch_mll`` calls instead of the
-    GPyTorch model) comes in closed form: one Cholesky factor of ``K = s C + noise I`` and
+    """``ExactMarginalLogLikelihood`` of :func:`fit_gp`'s ``SingleTaskGP`` with a loss closure
+    for BoTorch's ``fit_gpytorch_mll`` (:meth:`closure`) that computes the loss and its
+    gradient in closed form: one Cholesky factor of ``K = s C + noise I`` and
 
-    ``loss = (r' K^-1 r / 2 + log|K| / 2 + n log(2 pi) / 2 - log prior) / n``, ``r = y - c``,
+    ``loss = (r' K^-1 r / 2 + log|K| / 2 + n log(2 pi) / 2 - log p(noise)) / n``, ``r = y - c``,
 
-    with the gradient ``dloss/dtheta = tr(W dK/dtheta) / 2n``, ``W = K^-1 - a a'``,
-    ``a = K^-1 r``: ``tr(W) / 2n`` for the noise, ``sum(W * C) / 2n`` for the scale ``s``,
-    ``-sum(a) / n`` for the constant, and for lengthscale ``l_k``, with scaled inputs
-    ``z = x / l`` and ``dC_ij/dl_k = -c'(r_ij) / r_ij (z_ik - z_jk)^2 / l_k``, the sum
+    with ``dloss/dtheta = tr(W dK/dtheta) / 2n``, ``W = K^-1 - a a'``, ``a = K^-1 r``:
+    ``tr(W) / 2n`` for the noise, ``sum(W * C) / 2n`` for the scale ``s``, ``-sum(a) / n`` for
+    the constant, and for lengthscale ``l_k``, with scaled inputs ``z = x / l`` and
+    ``dC_ij/dl_k = -c'(r_ij) / r_ij (z_ik - z_jk)^2 / l_k``, the sum
     ``sum_ij M_ij (z_ik - z_jk)^2 = 2 z_k' diag(M 1) z_k - 2 z_k' M z_k`` of
-    ``M = W * c'(r) / r``. The priors' terms are GPyTorch's own, through autograd.
+    ``M = W * c'(r) / r``; the noise's log-normal prior and the constraints' softplus are
+    differentiated by hand too, so no autograd graph is built.
 
     Most of a GPyTorch evaluation is its machinery, not this arithmetic: a value and gradient
-    take 3.9-4.8 ms through GPyTorch at n = 20-100 (6 inputs, one thread) and 1.7-1.9 ms here,
-    0.5-0.7 of it the arithmetic above and most of the rest autograd through the constraints
-    and priors; a warm-started fit takes about half the time. Where the Cholesky factor fails
-    (GPyTorch would add jitter, or raise for the fit to retry) that evaluation is GPyTorch's.
+    take 3.9-4.8 ms through GPyTorch at n = 20-100 (6 inputs, one thread) and about 0.5-0.7 ms
+    here. Where the Cholesky factor fails (GPyTorch would add jitter, or raise for the fit to
+    retry) that evaluation is GPyTorch's.
+
+    Raises:
+        ValueError: For a model of another structure (kernel, mean, likelihood, priors or
+            constraints than :func:`fit_gp` builds without ``cat_dims``).
     """
+
+    # the raw parameters in the order BoTorch's fit passes them, and where each one lives
+    NAMES = ("likelihood.noise_covar.raw_noise", "model.mean_module.raw_constant",
+             "model.covar_module.raw_outputscale", "model.covar_module.base_kernel.raw_lengthscale")
 
     def __init__(self, likelihood, model) -> None:
         super().__init__(likelihood, model)
@@ -111,13 +123,25 @@ class ClosedFormMLL(ExactMarginalLogLikelihood):
                 or type(likelihood) is not GaussianLikelihood:
             raise ValueError("model: expected fit_gp's SingleTaskGP (a scaled Matern kernel, "
                              "a constant mean, a Gaussian likelihood)")
+        noise = likelihood.noise_covar
+        priors = [(name, prior) for name, _, prior, _, _ in model.named_priors()]
+        if [name for name, _ in priors] != ["likelihood.noise_covar.noise_prior"] \
+                or type(priors[0][1]) is not LogNormalPrior:
+            raise ValueError("model: expected one prior, log-normal on the noise")
+        self.noise_prior = priors[0][1]
+        self.constraints = (noise.raw_noise_constraint, None, kernel.raw_outputscale_constraint,
+                            kernel.base_kernel.raw_lengthscale_constraint)
+        if tuple(n for n, p in self.named_parameters() if p.requires_grad) != self.NAMES \
+                or not all(c is None or _softplus_or_none(c) for c in self.constraints):
+            raise ValueError("model: expected fit_gp's parameters and constraints")
         training = model.training
         model.train()  # BoTorch keeps the untransformed inputs in train mode
         with torch.no_grad():
             self.inputs = model.transform_inputs(model.train_inputs[0])
         model.train(training)
         self.nu = kernel.base_kernel.nu
-        self.gpytorch_loss = get_loss_closure(ExactMarginalLogLikelihood(likelihood, model))
+        self.gpytorch_closure = get_loss_closure_with_grads(
+            ExactMarginalLogLikelihood(likelihood, model), dict(self.named_parameters()))
 
     @classmethod
     def if_it_agrees(cls, model: SingleTaskGP) -> ClosedFormMLL | None:
@@ -129,35 +153,46 @@ class ClosedFormMLL(ExactMarginalLogLikelihood):
             return None
         mll.train()
         try:
-            ours, theirs = (get_loss_closure_with_grads(m, dict(mll.named_parameters()))()
-                            for m in (mll, ExactMarginalLogLikelihood(model.likelihood, model)))
+            ours, theirs = mll.closure(), mll.gpytorch_closure()
         except RuntimeError:  # GPyTorch's own evaluation failed: the fit will say so
             return None
         pairs = zip((ours[0], *ours[1]), (theirs[0], *theirs[1]))
-        return mll if all(a is not None and b is not None
-                          and agrees(b.detach().reshape(-1), a.detach().reshape(-1))
+        return mll if all(b is not None and agrees(b.detach().reshape(-1), a.reshape(-1))
                           for a, b in pairs) else None
 
-    def compute_custom_loss(self, **kwargs) -> Tensor:
-        """The negative marginal log likelihood per point with the priors, as BoTorch's loss
-        closure for ``ExactMarginalLogLikelihood`` returns it."""
+    def closure(self, **kwargs) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """The negative marginal log likelihood per point with the prior, as BoTorch's loss
+        closure for ``ExactMarginalLogLikelihood`` returns it, and its gradients with respect
+        to the raw parameters (``NAMES``), for ``fit_gpytorch_mll(mll, closure=...)``."""
         model = self.model
-        kernel = model.covar_module
-        noise, scale = model.likelihood.noise.reshape(-1), kernel.outputscale.reshape(-1)
-        lengthscale = kernel.base_kernel.lengthscale.reshape(-1)
-        constant = model.mean_module.constant.reshape(-1)
-        theta = torch.cat([noise, scale, lengthscale, constant])
+        raws = (model.likelihood.noise_covar.raw_noise, model.mean_module.raw_constant,
+                model.covar_module.raw_outputscale,
+                model.covar_module.base_kernel.raw_lengthscale)
         with torch.no_grad():
-            value_grad = self._value_and_grad(noise, scale, lengthscale, constant)
-        if value_grad is None:  # not positive definite: GPyTorch's evaluation
-            return self.gpytorch_loss(**kwargs)
-        loss = _WithGradient.apply(theta, *value_grad)
-        n = self.inputs.shape[0]
-        for _, module, prior, closure, _ in model.named_priors():
-            loss = loss - prior.log_prob(closure(module)).sum() / n
-        return loss
+            values = [raw if c is None else c.transform(raw)
+                      for raw, c in zip(raws, self.constraints)]
+            noise, constant, scale, lengthscale = (v.reshape(-1) for v in values)
+            out = self._value_and_grad(noise, scale, lengthscale, constant)
+        if out is None:  # not positive definite: GPyTorch's evaluation
+            return self.gpytorch_closure(**kwargs)
+        with torch.no_grad():
+            loss, (d_noise, d_scale, d_lengthscale, d_constant) = out
+            n = self.inputs.shape[0]
+            # the prior: log p(x) = log N(log x; loc, scale) - log x, as GPyTorch's log_prob
+            loc, sd = self.noise_prior.loc, self.noise_prior.scale
+            z = (noise.log() - loc) / sd
+            log_prior = -0.5 * z.pow(2) - sd.log() - 0.5 * math.log(2 * math.pi) - noise.log()
+            loss = loss - log_prior.sum() / n
+            d_noise = d_noise + (1 + z / sd) / (noise * n)
+            grads = tuple(
+                (d if c is None or not c.enforced else d * _softplus_slope(raw)).reshape(raw.shape)
+                for d, raw, c in zip((d_noise, d_constant, d_scale, d_lengthscale), raws,
+                                     self.constraints))
+        return loss, grads
 
     def _value_and_grad(self, noise, scale, lengthscale, constant):
+        """The loss without the prior and its gradients with respect to the noise, the scale,
+        the lengthscales and the constant; None if ``K`` has no Cholesky factor."""
         Z = self.inputs / lengthscale
         n = Z.shape[0]
         r = torch.cdist(Z, Z)
@@ -172,9 +207,20 @@ class ClosedFormMLL(ExactMarginalLogLikelihood):
         W = torch.cholesky_inverse(L) - a @ a.T
         M = W * radial_slope(r, self.nu)
         S = 2.0 * (Z.pow(2) * M.sum(-1, keepdim=True)).sum(0) - 2.0 * ((M @ Z) * Z).sum(0)
-        grad = torch.cat([W.diagonal().sum().reshape(1), (W * C).sum().reshape(1),
-                          -scale * S / lengthscale, -2.0 * a.sum().reshape(1)]) / (2 * n)
-        return value, grad
+        return value, (W.diagonal().sum() / (2 * n), (W * C).sum() / (2 * n),
+                       -scale * S / lengthscale / (2 * n), -a.sum() / n)
+
+
+def _softplus_or_none(constraint) -> bool:
+    """Whether a GPyTorch constraint maps raw values by softplus (beta 1) or not at all."""
+    transform = constraint._transform
+    return transform is None or (isinstance(transform, torch.nn.Softplus)
+                                 and transform.beta == 1)
+
+
+def _softplus_slope(raw: Tensor) -> Tensor:
+    """d softplus(raw) / d raw, as torch's backward computes it (1 above its threshold, 20)."""
+    return torch.where(raw > 20, torch.ones_like(raw), torch.sigmoid(raw))
 
 
 def _copy_hyperparameters(source: Model, target: Model) -> None:
