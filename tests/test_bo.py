@@ -343,17 +343,23 @@ def test_the_fit_goes_through_gpytorch_where_the_closed_form_does_not_answer(mon
 
 
 def test_refit_warm_and_scratch(monkeypatch):
-    """refit="warm" warm-starts (and fits from scratch as well when the data has doubled), is
-    deterministic, and resumes as the uninterrupted run;
+    """refit="warm" warm-starts (and fits from scratch as well when the data has doubled or
+    grown by SCRATCH_EVERY points since the last such fit), is deterministic, and resumes as
+    the uninterrupted run;
     refit="scratch" fits from scratch every step; anything else is a ValueError."""
     import acqopt.bo.loop as loop
 
     kw = dict(n_init=3, n_iter=4, budget=300, seed=1, progress=False)
-    monkeypatch.setattr(loop, "DEGRADED", math.inf)  # only the doubling rule fits from scratch
+    monkeypatch.setattr(loop, "DEGRADED", math.inf)  # only the schedule fits from scratch
+    monkeypatch.setattr(loop, "SCRATCH_EVERY", 100)
     doubling = minimize(quadratic, SPACE, **kw)
     assert [p["fit"] for p in doubling.proposals[3:]][:3] == ["scratch", "warm", "warm"]
     assert doubling.proposals[6]["fit"].startswith("both:")  # 6 points: twice the first fit's
     assert doubling.fit_state["scratch_n"] == 6 and doubling.fit_state["model"] is not None
+    monkeypatch.setattr(loop, "SCRATCH_EVERY", 2)  # 2 points since the last fit from scratch
+    every = [p["fit"] for p in minimize(quadratic, SPACE, **kw).proposals[3:]]
+    assert every[:2] == ["scratch", "warm"] and every[2].startswith("both:") \
+        and every[3] == "warm"
     monkeypatch.undo()
     warm = minimize(quadratic, SPACE, **kw)  # the conftest fixture checks the global RNG
     again = minimize(quadratic, SPACE, **kw)
