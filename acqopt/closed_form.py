@@ -241,6 +241,12 @@ def radial_slope(r: Tensor, nu: float | None) -> Tensor:
     return -5.0 / 3.0 * (1 + math.sqrt(5) * r) * exp
 
 
+def softplus_slope(x: Tensor) -> Tensor:
+    """``d softplus(x) / dx`` as torch's backward computes it: 1 above softplus's threshold
+    (20), else ``sigmoid(x)``."""
+    return torch.where(x > 20.0, 1.0, torch.sigmoid(x))
+
+
 def compile_kernel(kernel: torch.nn.Module, call: bool = True):
     """A function ``(A, B) -> m x n`` covariance between (input-transformed) points ``A``
     (``m x d``) and ``B`` (``n x d``) under a tree of supported kernels, on dense tensors, with
@@ -588,7 +594,7 @@ class ClosedFormQLogEI(_OnCopy):
             return value, None
         weights = torch.softmax(li.squeeze(-1), dim=0)  # the log-mean-exp's, S x b
         u = (obj.squeeze(-1) - acq.best_f.to(obj)) / acq.tau_relu
-        slope = (torch.where(u > 20.0, 1.0, torch.sigmoid(u)) - 0.2 * u / (1 + u * u) ** 2) \
+        slope = (softplus_slope(u) - 0.2 * u / (1 + u * u) ** 2) \
             / (torch.nn.functional.softplus(u) + 0.1 / (1 + u * u)) / acq.tau_relu
         d_mean = (weights * slope).sum(0)
         d_variance = (weights * slope * z.unsqueeze(-1)).sum(0) / (2 * sd)

@@ -21,7 +21,7 @@ from gpytorch.priors import LogNormalPrior
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
-from acqopt.closed_form import agrees, correlation, radial_slope
+from acqopt.closed_form import agrees, correlation, radial_slope, softplus_slope
 
 ACQUISITIONS = ("ei", "logei")
 
@@ -186,7 +186,7 @@ class ClosedFormMLL(ExactMarginalLogLikelihood):
             loss = loss - log_prior.sum() / n
             d_noise = d_noise + (1 + z / sd) / (noise * n)
             grads = tuple(
-                (d if c is None or not c.enforced else d * _softplus_slope(raw)).reshape(raw.shape)
+                (d if c is None or not c.enforced else d * softplus_slope(raw)).reshape(raw.shape)
                 for d, raw, c in zip((d_noise, d_constant, d_scale, d_lengthscale), raws,
                                      self.constraints))
         return loss, grads
@@ -214,15 +214,10 @@ class ClosedFormMLL(ExactMarginalLogLikelihood):
 
 def _softplus_or_none(constraint) -> bool:
     """Whether a GPyTorch constraint maps raw values by softplus (beta 1, threshold 20: the
-    slope :func:`_softplus_slope` takes) or not at all."""
+    slope :func:`acqopt.closed_form.softplus_slope` takes) or not at all."""
     transform = constraint._transform
     return transform is None or (isinstance(transform, torch.nn.Softplus)
                                  and transform.beta == 1 and transform.threshold == 20)
-
-
-def _softplus_slope(raw: Tensor) -> Tensor:
-    """d softplus(raw) / d raw, as torch's backward computes it (1 above its threshold, 20)."""
-    return torch.where(raw > 20, torch.ones_like(raw), torch.sigmoid(raw))
 
 
 def _copy_hyperparameters(source: Model, target: Model) -> None:
