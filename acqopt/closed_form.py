@@ -54,6 +54,7 @@ rebuilt acquisition against BoTorch's on a few points (:func:`agrees`) before us
 from __future__ import annotations
 
 import copy
+import functools
 import math
 
 import torch
@@ -75,6 +76,7 @@ from botorch.models.transforms.outcome import Standardize
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from botorch.sampling.normal import NormalMCSampler
 from botorch.utils.probability.utils import log_ndtr, ndtr, phi
+from botorch.utils.safe_math import ALPHA, TAU, fatmax
 from gpytorch.distributions import MultivariateNormal
 from gpytorch.kernels import AdditiveKernel, MaternKernel, ProductKernel, RBFKernel, ScaleKernel
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood, GaussianLikelihood
@@ -213,8 +215,14 @@ class ClosedFormGP(torch.nn.Module):
         if self.y_std is not None:
             d_mean, d_variance = d_mean * self.y_std, d_variance * self.y_std.pow(2)
         a = torch.linalg.solve_triangular(self.cholesky.T, v, upper=True)  # n x m: K^-1 k
-        G = self.outputscale * radial_slope(r, self.nu) * (
-            d_mean[:, None] * self.weights.T - 2.0 * d_variance[:, None] * a.T)
+        return self.rows_grad(U, r, d_mean[:, None] * self.weights.T
+                              - 2.0 * d_variance[:, None] * a.T)
+
+    def rows_grad(self, U: Tensor, r: Tensor, d_rows: Tensor) -> Tensor:
+        """``sum_j d_rows_j dk_j/du`` (``m x d``) at scaled points ``U`` (``m x d``) for weights
+        ``d_rows`` (``m x n``) on the kernel rows ``k_j = s c(r_j)`` against the training
+        points: ``dk_j/du = s c'(r_j) / r_j (u - t_j)``."""
+        G = self.outputscale * radial_slope(r, self.nu) * d_rows
         return G.sum(-1, keepdim=True) * U - G @ self.train_scaled
 
 
@@ -508,11 +516,10 @@ class ClosedFormImprovement(_OnCopy):
 
     def value_and_grad(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """Values (``b``) and their gradients with respect to ``X`` (``b x 1 x d``), without
-        autograd: the same numbers as ``forward`` and a backward pass of the sum."""
-        if X.dim() != 3 or X.shape[-2] != 1:
-            raise ValueError(f"X: expected b x 1 x d, got shape {tuple(X.shape)}")
+        autograd: the same numbers as ``forward`` and a backward pass of the sum (by autograd
+        on a :class:`ClosedFormKernelGP`, and for other shapes, which BoTorch's forward judges)."""
         gp = self.acquisition.model
-        if isinstance(gp, ClosedFormKernelGP):
+        if isinstance(gp, ClosedFormKernelGP) or X.dim() != 3 or X.shape[-2] != 1:
             X = X.detach().requires_grad_(True)
             with torch.enable_grad():
                 value = self(X)
@@ -526,19 +533,33 @@ class ClosedFormImprovement(_OnCopy):
 
 
 class ClosedFormQLogEI(_OnCopy):
-    """BoTorch's ``qLogExpectedImprovement`` (copied onto a joint :class:`ClosedFormGP`) with
-    single points (``b x 1 x d``, no pending points) evaluated from the marginal moments: the
-    sample of a point's joint posterior is ``mean + sd * z_s`` with the sampler's fixed base
-    samples ``z_s``, so BoTorch's own reduction (log fat-plus of the improvement per sample,
-    the fat max over one point, the log-mean-exp over samples) is applied to those samples and
-    its gradient is taken back through the moments in closed form, as :func:`improvement`
-    does for LogEI, instead of by autograd through the joint posterior and the sampler. Batches
-    of several points, pending points and points whose variance is not positive (where
-    GPyTorch would add jitter) go to the copy's own forward.
+    """BoTorch's ``qLogExpectedImprovement`` (copied onto a joint :class:`ClosedFormGP`)
+    evaluated with its gradient in closed form, for any ``b x q x d`` batch and pending points.
 
-    With ``w_s`` the samples' weights in the log-mean-exp and ``h_s`` the derivative of the log
-    fat-plus at sample ``s``: ``dvalue/dmean = sum_s w_s h_s``, ``dvalue/dsd = sum_s w_s h_s z_s``.
+    Single points without pending points (``b x 1 x d``) come from the marginal moments: the
+    sample of a point's posterior is ``mean + sd * z_s`` with the sampler's fixed base samples
+    ``z_s``, so BoTorch's own reduction (log fat-plus of the improvement per sample, the fat max
+    over the points, the log-mean-exp over samples) is applied to those samples and its
+    gradient is taken back through the moments, as :func:`improvement` does for LogEI. With
+    ``w_s`` the samples' weights in the log-mean-exp and ``h_s`` the derivative of the log
+    fat-plus at sample ``s``: ``dvalue/dmean = sum_s w_s h_s``, ``dvalue/dsd = sum_s w_s h_s
+    z_s``.
+
+    A q-batch, with the pending points after it as BoTorch appends them, is sampled from its
+    joint posterior ``mean + chol(cov) z_s`` (the pending points' kernel rows and covariance
+    computed once); the same reduction runs on the samples, and the gradient goes back by
+    hand through the fat max, the Cholesky factor (torch's formula), the covariance
+    ``k(X, X') - v'v`` and the kernel rows, instead of autograd through GPyTorch's posterior
+    and BoTorch's sampler (:meth:`_joint`).
+
+    Points whose covariance is not positive definite (where GPyTorch would add jitter), and
+    options outside BoTorch's defaults (constraints, ``fat=False``), go to the copy's own
+    forward.
     """
+
+    def __init__(self, acquisition: torch.nn.Module) -> None:
+        super().__init__(acquisition)
+        self._pending_cache: tuple | None = None
 
     def forward(self, X: Tensor) -> Tensor:
         out = self._evaluate(X.detach(), X.requires_grad) if self._covers(X) else None
@@ -548,7 +569,7 @@ class ClosedFormQLogEI(_OnCopy):
         return value if grad is None else _WithGradient.apply(X, value, grad)
 
     def value_and_grad(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        """Values (``b``) and their gradients with respect to ``X`` (``b x 1 x d``): the
+        """Values (``b``) and their gradients with respect to ``X`` (``b x q x d``): the
         numbers of ``forward`` and a backward pass of the sum."""
         out = self._evaluate(X.detach(), True) if self._covers(X) else None
         if out is not None:
@@ -561,31 +582,40 @@ class ClosedFormQLogEI(_OnCopy):
 
     def _covers(self, X: Tensor) -> bool:
         acq = self.acquisition
-        return (X.dim() == 3 and X.shape[-2] == 1 and acq.X_pending is None
-                and getattr(acq, "_constraints", 0) is None and getattr(acq, "_fat", False))
+        pending = acq.X_pending
+        reduction = acq._q_reduction
+        return (X.dim() == 3 and (pending is None or pending.dim() == 2)
+                and getattr(acq, "_constraints", 0) is None and getattr(acq, "_fat", False)
+                and isinstance(reduction, functools.partial) and reduction.func is fatmax
+                and set(reduction.keywords) <= {"tau", "dim", "alpha"})
 
     def _base_samples(self, X: Tensor) -> Tensor:
-        """The sampler's base samples for one point (``S``), built as BoTorch builds them."""
-        sampler = self.acquisition.sampler
+        """The sampler's base samples for ``X``'s q points and the pending ones (``S x q'``),
+        built as BoTorch builds them."""
+        sampler, pending = self.acquisition.sampler, self.acquisition.X_pending
+        size = X.shape[-2] + (0 if pending is None else pending.shape[-2])
         base = sampler.base_samples
-        if base is None or base.shape[-2:] != (1, 1) or base.dtype != X.dtype \
+        if base is None or base.shape[-2:] != (1, size) or base.dtype != X.dtype \
                 or base.device != X.device:
-            sampler(self.model.joint_posterior(X[:1].detach()))  # (re)builds them
+            first = X[:1] if pending is None else torch.cat([X[:1], pending.to(X)[None]], -2)
+            sampler(self.model.joint_posterior(first))  # (re)builds them
             base = sampler.base_samples
-        return base.reshape(-1)
+        return base.reshape(-1, size)
 
     def _evaluate(self, X: Tensor, with_grad: bool) -> tuple[Tensor, Tensor | None] | None:
-        """Values and, ``with_grad``, gradients; None where a variance is not positive
-        (GPyTorch would add jitter there: the copy's forward answers)."""
+        """Values and, ``with_grad``, gradients; None where a covariance is not positive
+        definite (GPyTorch would add jitter there: the copy's forward answers)."""
         gp, acq = self.model, self.acquisition
         if gp.cholesky.dtype != X.dtype or gp.cholesky.device != X.device:
             acq.to(X)
+        if X.shape[-2] != 1 or acq.X_pending is not None:
+            return self._joint(X, with_grad)
         U = gp.scaled(X)
         mean, variance, r, v = gp.moments(U)
         if not bool((variance > 0).all()):
             return None
         sd = variance.sqrt()
-        z = self._base_samples(X)
+        z = self._base_samples(X).reshape(-1)
         obj = (mean + sd * z.unsqueeze(-1)).unsqueeze(-1)  # S x b x 1, as BoTorch's samples
         with torch.no_grad():
             li = acq._sample_forward(obj)
@@ -593,12 +623,133 @@ class ClosedFormQLogEI(_OnCopy):
         if not with_grad:
             return value, None
         weights = torch.softmax(li.squeeze(-1), dim=0)  # the log-mean-exp's, S x b
-        u = (obj.squeeze(-1) - acq.best_f.to(obj)) / acq.tau_relu
-        slope = (softplus_slope(u) - 0.2 * u / (1 + u * u) ** 2) \
-            / (torch.nn.functional.softplus(u) + 0.1 / (1 + u * u)) / acq.tau_relu
+        slope = self._log_improvement_slope(obj.squeeze(-1))
         d_mean = (weights * slope).sum(0)
         d_variance = (weights * slope * z.unsqueeze(-1)).sum(0) / (2 * sd)
         return value, gp.input_grad(gp.moments_grad(U, r, v, d_mean, d_variance)).reshape(X.shape)
+
+    def _log_improvement_slope(self, Y: Tensor) -> Tensor:
+        """The derivative of BoTorch's log fat-plus improvement ``log fatplus(Y - best_f)``
+        with respect to the samples ``Y``."""
+        acq = self.acquisition
+        u = (Y - acq.best_f.to(Y)) / acq.tau_relu
+        return (softplus_slope(u) - 0.2 * u / (1 + u * u) ** 2) \
+            / (torch.nn.functional.softplus(u) + 0.1 / (1 + u * u)) / acq.tau_relu
+
+    def _pending(self, X: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
+        """The pending points' scaled inputs (``p x d``), ``v = L^-1 k`` (``n x p``), latent
+        mean (``p``) and covariance (``p x p``), computed once per set of pending points."""
+        pending = self.acquisition.X_pending
+        if pending is None:
+            return None
+        if self._pending_cache is None or self._pending_cache[0] is not pending:
+            gp = self.model
+            U = gp.scaled(pending.to(X))
+            k = gp.outputscale * correlation(torch.cdist(U, gp.train_scaled), gp.nu)
+            v = torch.linalg.solve_triangular(gp.cholesky, k.T, upper=False)
+            covariance = gp.outputscale * correlation(torch.cdist(U, U), gp.nu) - v.T @ v
+            mean = gp.constant + (k @ gp.weights).squeeze(-1)
+            self._pending_cache = (pending, (U, v, mean, covariance))
+        return self._pending_cache[1]
+
+    def _joint(self, X: Tensor, with_grad: bool) -> tuple[Tensor, Tensor | None] | None:
+        """:meth:`_evaluate` for q-batches (``b x q x d``) and pending points.
+
+        The joint posterior of the ``q`` points and the ``p`` pending ones is ``mean`` and
+        ``cov = s C(Z, Z') - V'V`` (``V = L^-1 k``); the samples are ``mean + R z_s`` with
+        ``R = chol(cov)``. Backward: the reduction gives ``dvalue/dY_sj``; then
+        ``dmean_j = sum_s dY_sj``, ``dR_jk = sum_s dY_sj z_sk``, ``dcov`` by torch's Cholesky
+        formula (symmetric), and the candidates' kernel rows get ``dmean_i w - 2 L^-T (V dcov)_i``
+        and their covariances with the other points ``2 dcov_il`` (each entry and its mirror).
+        """
+        gp, acq = self.model, self.acquisition
+        b, q, d = X.shape
+        U = gp.scaled(X)  # bq x d
+        r = torch.cdist(U, gp.train_scaled)
+        k = gp.outputscale * correlation(r, gp.nu)  # bq x n
+        mean = gp.constant + (k @ gp.weights).reshape(b, q)
+        v = torch.linalg.solve_triangular(gp.cholesky, k.T, upper=False)  # n x bq
+        Ub, Vb = U.reshape(b, q, d), v.T.reshape(b, q, -1)
+        r_xx = torch.cdist(Ub, Ub)
+        cov = gp.outputscale * correlation(r_xx, gp.nu) - Vb @ Vb.transpose(-1, -2)
+        pending = self._pending(X)
+        if pending is not None:
+            U_p, v_p, mean_p, cov_p = pending
+            p = U_p.shape[0]
+            r_xp = torch.cdist(U, U_p).reshape(b, q, p)
+            cross = gp.outputscale * correlation(r_xp, gp.nu) - Vb @ v_p  # b x q x p
+            cov = torch.cat([torch.cat([cov, cross], -1),
+                             torch.cat([cross.transpose(-1, -2), cov_p.expand(b, p, p)], -1)], -2)
+            mean = torch.cat([mean, mean_p.expand(b, p)], -1)
+        if gp.y_std is not None:
+            mean, cov = gp.y_mean + gp.y_std * mean, gp.y_std.pow(2) * cov
+        R, info = torch.linalg.cholesky_ex(cov)
+        if bool((info != 0).any()):
+            return None
+        z = self._base_samples(X)  # S x q'
+        Y = mean + torch.einsum("bjk,sk->sbj", R, z)  # S x b x q', as BoTorch's samples
+        with torch.no_grad():
+            li = acq._sample_forward(Y)
+            best = acq._q_reduction(li)  # S x b
+            value = acq._sample_reduction(best)
+        if not with_grad:
+            return value, None
+        if not bool(torch.isfinite(li).all()):
+            return None
+        reduction = acq._q_reduction.keywords
+        dY = torch.softmax(best, dim=0).unsqueeze(-1) \
+            * _fatmax_grad(li, reduction.get("tau", TAU), reduction.get("alpha", ALPHA)) \
+            * self._log_improvement_slope(Y)
+        d_mean = dY.sum(0)  # b x q'
+        d_cov = _cholesky_grad(R, torch.einsum("sbj,sk->bjk", dY, z))
+        if gp.y_std is not None:
+            d_mean, d_cov = d_mean * gp.y_std, d_cov * gp.y_std.pow(2)
+        VG = Vb.transpose(-1, -2) @ d_cov[:, :q, :q]  # b x n x q: (V dcov) at the candidates
+        if pending is not None:
+            VG = VG + v_p @ d_cov[:, q:, :q]
+        a = torch.linalg.solve_triangular(gp.cholesky.T, VG.permute(1, 0, 2).reshape(-1, b * q),
+                                          upper=True)  # n x bq
+        grad = gp.rows_grad(U, r, d_mean[:, :q].reshape(-1, 1) * gp.weights.T - 2.0 * a.T)
+        grad = grad + _pair_grad(gp, Ub, Ub, r_xx, d_cov[:, :q, :q]).reshape(b * q, d)
+        if pending is not None:
+            grad = grad + _pair_grad(gp, Ub, U_p, r_xp, d_cov[:, :q, q:]).reshape(b * q, d)
+        return value, gp.input_grad(grad).reshape(X.shape)
+
+
+def _fatmax_grad(x: Tensor, tau: float, alpha: float) -> Tensor:
+    """The gradient of BoTorch's ``fatmax(x, dim=-1, tau, alpha)`` (finite ``x``), as autograd
+    takes it: ``M + tau log sum_j p((M - x_j) / tau)`` with ``M = max_j x_j`` and ``p`` BoTorch's
+    ``_pareto``; the part through ``M`` goes to the maximal entries, shared evenly."""
+    a = alpha / 2
+    beta1 = 2 * a
+    beta0 = a * beta1
+    M = x.amax(-1, keepdim=True)
+    t = (M - x) / tau
+    den = beta0 + beta1 * t + t.square()
+    p = (beta0 / den).pow(a)
+    dp = -a * p * (beta1 + 2 * t) / den  # dp/dt
+    total = p.sum(-1, keepdim=True)
+    at_max = (x == M).to(x)
+    return -dp / total + at_max / at_max.sum(-1, keepdim=True) * (1 + dp.sum(-1, keepdim=True)
+                                                                   / total)
+
+
+def _cholesky_grad(R: Tensor, dR: Tensor) -> Tensor:
+    """The gradient with respect to ``A`` of a function of ``R = chol(A)`` (lower), given its
+    gradient ``dR`` with respect to ``R``: torch's formula, ``L^-T Phi(L'dR) L^-1`` with
+    ``Phi`` the lower triangle, mirrored, the diagonal halved (a symmetric matrix)."""
+    g = (R.transpose(-1, -2) @ dR).tril()
+    g = 0.5 * (g + g.tril(-1).transpose(-1, -2))
+    g = torch.linalg.solve_triangular(R.transpose(-1, -2), g, upper=True, left=True)
+    return torch.linalg.solve_triangular(R, g, upper=False, left=False)
+
+
+def _pair_grad(gp: ClosedFormGP, U: Tensor, V: Tensor, r: Tensor, d_cov: Tensor) -> Tensor:
+    """``sum_l 2 d_cov_il dk(u_i, v_l)/du_i`` (``b x q x d``) for the kernel ``k = s c(r)``
+    between scaled points ``U`` (``b x q x d``) and ``V`` (``b x m x d`` or ``m x d``) at
+    distances ``r``: the gradient through a covariance entry and its mirror."""
+    G = 2.0 * gp.outputscale * radial_slope(r, gp.nu) * d_cov
+    return G.sum(-1, keepdim=True) * U - G @ V
 
 
 def covered(acq_function: torch.nn.Module) -> bool:

@@ -154,7 +154,7 @@ class CountingAcquisition(AcquisitionFunction):
         ``X``, counted as queries with gradient: from the evaluator's own ``value_and_grad``
         when it has one (the closed form's, without autograd), else by autograd."""
         direct = getattr(self.acq_function, "value_and_grad", None)
-        if direct is None or self._checking or X.dim() != 3 or X.shape[-2] != 1:
+        if direct is None or self._checking or X.dim() != 3:
             X = X.detach().requires_grad_(True)
             with torch.enable_grad():
                 values = self(X)

@@ -125,21 +125,44 @@ def test_mc_acquisitions_match_botorch_with_the_same_base_samples(kernel, acquis
 
 @pytest.mark.parametrize("transforms", [True, False])
 @pytest.mark.parametrize("kernel", ["scale-matern52-ard", "matern32", "rbf-ard"])
-def test_qlogei_single_points_are_answered_from_the_marginal_moments(kernel, transforms):
-    # mean + sd * base samples, BoTorch's reduction, the gradient through the moments: BoTorch's
-    # values and gradients; with pending points the copy's joint path answers, as BoTorch's
+def test_qlogei_is_answered_in_closed_form_with_and_without_pending_points(kernel, transforms):
+    # single points from the marginal moments, q-batches and pending points from the joint
+    # posterior sampled with BoTorch's base samples, the gradients taken back by hand:
+    # BoTorch's values and gradients, whichever pending points are set
     model, best = make_model(kernel, transforms=transforms)
     acq = qLogExpectedImprovement(model, best_f=best - 1.0,
                                   sampler=SobolQMCNormalSampler(torch.Size([64]), seed=0))
     fast = closed_form_acquisition(acq)
     assert isinstance(fast, ClosedFormQLogEI)
     compare(acq, fast, q=1)
-    compare(acq, fast, q=2)  # several points: the copy
-    pending = 2.0 + 3.0 * torch.rand(2, D, generator=torch.Generator().manual_seed(5),
-                                     dtype=torch.float64)
-    acq.set_X_pending(pending)
-    fast.set_X_pending(pending)
-    compare(acq, fast, q=1)
+    compare(acq, fast, q=2)
+    for seed, size in [(5, 2), (6, 3)]:  # new pending points: new cached factors
+        pending = 2.0 + 3.0 * torch.rand(size, D, generator=torch.Generator().manual_seed(seed),
+                                         dtype=torch.float64)
+        acq.set_X_pending(pending)
+        fast.set_X_pending(pending)
+        compare(acq, fast, q=1)
+        compare(acq, fast, q=3)
+    acq.set_X_pending(None)
+    fast.set_X_pending(None)
+    compare(acq, fast, q=2)
+
+
+def test_qlogei_batch_that_is_not_positive_definite_goes_to_botorch_jitter():
+    # a q-batch repeating a point has a singular covariance: GPyTorch factors it with jitter,
+    # so the copy's own forward answers it, as BoTorch (to the jitter's rounding: GPyTorch's
+    # covariance of the repeated point differs from the closed form's in the last digits)
+    model, best = make_model()
+    acq = qLogExpectedImprovement(model, best_f=best - 1.0,
+                                  sampler=SobolQMCNormalSampler(torch.Size([64]), seed=0))
+    fast = closed_form_acquisition(acq)
+    X = 2.0 + 3.0 * torch.rand(4, 1, D, generator=torch.Generator().manual_seed(2),
+                               dtype=torch.float64)
+    X = torch.cat([X, X], dim=-2)
+    assert fast._evaluate(X, True) is None
+    torch.testing.assert_close(fast(X), acq(X), rtol=1e-4, atol=1e-9)
+    values, grad = fast.value_and_grad(X)
+    assert values.shape == (4,) and torch.isfinite(grad).all()
 
 
 @pytest.mark.parametrize("transforms", [True, False])
