@@ -42,10 +42,12 @@ whose GPyTorch path costs 7-17 ms a call. Its gradients come from autograd.
 EI and LogEI with a scalar ``best_f`` on a radial kernel also get their gradient in closed form
 (:class:`ClosedFormImprovement`): the derivatives of the moments and of BoTorch's formula,
 computed with the value, instead of autograd through a few dozen small operations; the values
-are BoTorch's formula on the same moments. So does qLogEI at single points without pending
-points (:class:`ClosedFormQLogEI`): its samples there are the mean plus the standard deviation
+are BoTorch's formula on the same moments. So does qLogEI (:class:`ClosedFormQLogEI`): at
+single points without pending points its samples are the mean plus the standard deviation
 times the sampler's fixed base samples, so BoTorch's reduction runs on them and the gradient
-goes back through the moments. The others are differentiated by autograd.
+goes back through the moments; q-batches and pending points are sampled from their joint
+posterior with the same base samples and their gradient goes back by hand through the
+reduction, the Cholesky factor and the kernel rows. The others are differentiated by autograd.
 
 Anything else returns None and the caller keeps BoTorch's path. The caller also checks the
 rebuilt acquisition against BoTorch's on a few points (:func:`agrees`) before using it.
@@ -66,7 +68,7 @@ from botorch.acquisition.analytic import (
     ProbabilityOfImprovement,
     UpperConfidenceBound,
 )
-from botorch.acquisition.logei import qLogExpectedImprovement
+from botorch.acquisition.logei import qLogExpectedImprovement, qLogNoisyExpectedImprovement
 from botorch.acquisition.monte_carlo import qExpectedImprovement, qUpperConfidenceBound
 from botorch.acquisition.objective import IdentityMCObjective
 from botorch.models import MixedSingleTaskGP, SingleTaskGP
@@ -91,7 +93,8 @@ except ImportError:  # pragma: no cover - a BoTorch that renamed them
 
 SUPPORTED_ACQUISITIONS = (ExpectedImprovement, LogExpectedImprovement, UpperConfidenceBound,
                           ProbabilityOfImprovement, LogProbabilityOfImprovement, PosteriorMean)
-MC_ACQUISITIONS = (qExpectedImprovement, qLogExpectedImprovement, qUpperConfidenceBound)
+MC_ACQUISITIONS = (qExpectedImprovement, qLogExpectedImprovement, qUpperConfidenceBound,
+                   qLogNoisyExpectedImprovement)
 RELATIVE_TOLERANCE = 1e-9
 MIN_VARIANCE = 1e-12  # BoTorch's analytic acquisitions clamp the variance here
 
@@ -532,7 +535,37 @@ class ClosedFormImprovement(_OnCopy):
         return value, gp.input_grad(grad).reshape(X.shape)
 
 
-class ClosedFormQLogEI(_OnCopy):
+class _ClosedFormMC(_OnCopy):
+    """An MC acquisition's copy answered by ``_evaluate`` (values and, if asked, gradients)
+    where ``_covers`` says so, and by the copy's own forward elsewhere."""
+
+    def forward(self, X: Tensor) -> Tensor:
+        out = self._evaluate(X.detach(), X.requires_grad) if self._covers(X) else None
+        if out is None:
+            return self.acquisition(X)
+        value, grad = out
+        return value if grad is None else _WithGradient.apply(X, value, grad)
+
+    def value_and_grad(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Values (``b``) and their gradients with respect to ``X`` (``b x q x d``): the
+        numbers of ``forward`` and a backward pass of the sum."""
+        out = self._evaluate(X.detach(), True) if self._covers(X) else None
+        if out is not None:
+            return out
+        X = X.detach().requires_grad_(True)
+        with torch.enable_grad():
+            value = self.acquisition(X)
+            (grad,) = torch.autograd.grad(value.sum(), X)
+        return value.detach(), grad
+
+    def _covers(self, X: Tensor) -> bool:
+        raise NotImplementedError
+
+    def _evaluate(self, X: Tensor, with_grad: bool) -> tuple[Tensor, Tensor | None] | None:
+        raise NotImplementedError
+
+
+class ClosedFormQLogEI(_ClosedFormMC):
     """BoTorch's ``qLogExpectedImprovement`` (copied onto a joint :class:`ClosedFormGP`)
     evaluated with its gradient in closed form, for any ``b x q x d`` batch and pending points.
 
@@ -560,25 +593,6 @@ class ClosedFormQLogEI(_OnCopy):
     def __init__(self, acquisition: torch.nn.Module) -> None:
         super().__init__(acquisition)
         self._pending_cache: tuple | None = None
-
-    def forward(self, X: Tensor) -> Tensor:
-        out = self._evaluate(X.detach(), X.requires_grad) if self._covers(X) else None
-        if out is None:
-            return self.acquisition(X)
-        value, grad = out
-        return value if grad is None else _WithGradient.apply(X, value, grad)
-
-    def value_and_grad(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        """Values (``b``) and their gradients with respect to ``X`` (``b x q x d``): the
-        numbers of ``forward`` and a backward pass of the sum."""
-        out = self._evaluate(X.detach(), True) if self._covers(X) else None
-        if out is not None:
-            return out
-        X = X.detach().requires_grad_(True)
-        with torch.enable_grad():
-            value = self.acquisition(X)
-            (grad,) = torch.autograd.grad(value.sum(), X)
-        return value.detach(), grad
 
     def _covers(self, X: Tensor) -> bool:
         acq = self.acquisition
@@ -623,18 +637,10 @@ class ClosedFormQLogEI(_OnCopy):
         if not with_grad:
             return value, None
         weights = torch.softmax(li.squeeze(-1), dim=0)  # the log-mean-exp's, S x b
-        slope = self._log_improvement_slope(obj.squeeze(-1))
+        slope = _log_fatplus_slope(obj.squeeze(-1), acq.best_f, acq.tau_relu)
         d_mean = (weights * slope).sum(0)
         d_variance = (weights * slope * z.unsqueeze(-1)).sum(0) / (2 * sd)
         return value, gp.input_grad(gp.moments_grad(U, r, v, d_mean, d_variance)).reshape(X.shape)
-
-    def _log_improvement_slope(self, Y: Tensor) -> Tensor:
-        """The derivative of BoTorch's log fat-plus improvement ``log fatplus(Y - best_f)``
-        with respect to the samples ``Y``."""
-        acq = self.acquisition
-        u = (Y - acq.best_f.to(Y)) / acq.tau_relu
-        return (softplus_slope(u) - 0.2 * u / (1 + u * u) ** 2) \
-            / (torch.nn.functional.softplus(u) + 0.1 / (1 + u * u)) / acq.tau_relu
 
     def _pending(self, X: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
         """The pending points' scaled inputs (``p x d``), ``v = L^-1 k`` (``n x p``), latent
@@ -699,7 +705,7 @@ class ClosedFormQLogEI(_OnCopy):
         reduction = acq._q_reduction.keywords
         dY = torch.softmax(best, dim=0).unsqueeze(-1) \
             * _fatmax_grad(li, reduction.get("tau", TAU), reduction.get("alpha", ALPHA)) \
-            * self._log_improvement_slope(Y)
+            * _log_fatplus_slope(Y, acq.best_f, acq.tau_relu)
         d_mean = dY.sum(0)  # b x q'
         d_cov = _cholesky_grad(R, torch.einsum("sbj,sk->bjk", dY, z))
         if gp.y_std is not None:
@@ -710,9 +716,105 @@ class ClosedFormQLogEI(_OnCopy):
         a = torch.linalg.solve_triangular(gp.cholesky.T, VG.permute(1, 0, 2).reshape(-1, b * q),
                                           upper=True)  # n x bq
         grad = gp.rows_grad(U, r, d_mean[:, :q].reshape(-1, 1) * gp.weights.T - 2.0 * a.T)
-        grad = grad + _pair_grad(gp, Ub, Ub, r_xx, d_cov[:, :q, :q]).reshape(b * q, d)
+        # each covariance entry between candidates, or with a pending point, and its mirror
+        grad = grad + _pair_grad(gp, Ub, Ub, r_xx, 2.0 * d_cov[:, :q, :q]).reshape(b * q, d)
         if pending is not None:
-            grad = grad + _pair_grad(gp, Ub, U_p, r_xp, d_cov[:, :q, q:]).reshape(b * q, d)
+            grad = grad + _pair_grad(gp, Ub, U_p, r_xp, 2.0 * d_cov[:, :q, q:]).reshape(b * q, d)
+        return value, gp.input_grad(grad).reshape(X.shape)
+
+
+class ClosedFormQLogNEI(_ClosedFormMC):
+    """BoTorch's ``qLogNoisyExpectedImprovement`` (copied onto a joint :class:`ClosedFormGP`,
+    with its cached baseline) evaluated with its gradient in closed form at single points
+    (``b x 1 x d``).
+
+    BoTorch samples a point jointly with the baseline by updating the baseline's cached
+    Cholesky factor ``L_B``: with ``c = L_B^-1 cov(B, x)`` and ``sd = sqrt(var(x) - |c|^2)``, a
+    sample is ``mean + c . e_s + sd z_s`` for the baseline's base samples ``e_s`` and the
+    point's ``z_s``, and each sample's improvement is over that sample's best baseline value.
+    Here the cross-covariance comes from the cached kernel rows of the baseline, BoTorch's
+    reduction runs on the samples, and the gradient goes back by hand through ``sd``, ``c``
+    and the kernel rows. q-batches, pending points that are not in the baseline
+    (``incremental=False``), constraints, and points whose ``sd`` is not positive (where
+    GPyTorch would add jitter) go to the copy's own forward.
+
+    Args:
+        acquisition: The copy of ``source`` on the closed-form model.
+        source: The user's acquisition. New pending points are set on it (BoTorch rebuilds
+            its baseline with the user's model: on the copy's model BoTorch would turn the
+            cached root off, which changes the samples) and the copy is made again.
+    """
+
+    def __init__(self, acquisition: torch.nn.Module, source: torch.nn.Module) -> None:
+        super().__init__(acquisition)
+        self.source = source
+        self._baseline_cache: tuple | None = None
+
+    def set_X_pending(self, X_pending: Tensor | None = None) -> None:
+        self.source.set_X_pending(X_pending)
+        self.acquisition = copy.deepcopy(self.source, memo={id(self.source.model): self.model})
+
+    def _covers(self, X: Tensor) -> bool:
+        acq = self.acquisition
+        return (X.dim() == 3 and X.shape[-2] == 1 and acq.X_pending is None
+                and getattr(acq, "_constraints", 0) is None and getattr(acq, "_fat", False)
+                and acq._cache_root and getattr(acq, "_baseline_L", None) is not None)
+
+    def _baseline(self) -> tuple[Tensor, Tensor]:
+        """The baseline's scaled inputs (``m x d``) and ``V_B = L^-1 k(train, B)``
+        (``n x m``), computed once per baseline (BoTorch rebuilds it for new pending points)."""
+        acq, gp = self.acquisition, self.model
+        key = (acq.X_baseline, acq._baseline_L)
+        cached = self._baseline_cache
+        if cached is None or cached[0][0] is not key[0] or cached[0][1] is not key[1]:
+            U = gp.scaled(acq.X_baseline)
+            k = gp.outputscale * correlation(torch.cdist(U, gp.train_scaled), gp.nu)
+            self._baseline_cache = (key, (U, torch.linalg.solve_triangular(
+                gp.cholesky, k.T, upper=False)))
+        return self._baseline_cache[1]
+
+    def _evaluate(self, X: Tensor, with_grad: bool) -> tuple[Tensor, Tensor | None] | None:
+        gp, acq = self.model, self.acquisition
+        if gp.cholesky.dtype != X.dtype or gp.cholesky.device != X.device:
+            acq.to(X)
+        U_b, V_b = self._baseline()
+        m = U_b.shape[0]
+        base = acq.sampler.base_samples
+        if base is None or base.shape[-2:] != (1, m + 1) or base.dtype != X.dtype:
+            return None  # not yet drawn for a single point: the copy's forward draws them
+        e, z = base.reshape(-1, m + 1).split([m, 1], dim=-1)  # S x m, S x 1
+        L_b = acq._baseline_L
+        scale = 1.0 if gp.y_std is None else gp.y_std.pow(2)
+        U = gp.scaled(X)  # b x d
+        mean, variance, r, v = gp.moments(U)
+        r_b = torch.cdist(U, U_b)
+        cross = scale * (gp.outputscale * correlation(r_b, gp.nu) - v.T @ V_b)  # b x m
+        c = torch.linalg.solve_triangular(L_b, cross.T, upper=False).T  # b x m
+        rest = variance - c.pow(2).sum(-1)
+        if not bool((rest > 0).all()):
+            return None
+        sd = rest.sqrt()
+        Y = (mean + e @ c.T + z * sd).unsqueeze(-1)  # S x b x 1, as BoTorch's samples
+        with torch.no_grad():
+            li = acq._sample_forward(Y)
+            value = acq._sample_reduction(acq._q_reduction(li))
+        if not with_grad:
+            return value, None
+        best_f = acq.compute_best_f(Y).reshape(-1, 1)  # S x 1: each sample's best baseline
+        dY = torch.softmax(li.squeeze(-1), dim=0) \
+            * _log_fatplus_slope(Y.squeeze(-1), best_f, acq.tau_relu)  # S x b
+        d_sd = (dY * z).sum(0)
+        d_variance = d_sd / (2 * sd)
+        d_c = dY.T @ e - 2.0 * d_variance[:, None] * c  # b x m
+        d_cross = scale * torch.linalg.solve_triangular(L_b.T, d_c.T, upper=True).T  # b x m
+        # the latent moments: mean = m + k w, variance = s - |v|^2, cross = s c(x, B) - v'V_B
+        d_mean = dY.sum(0)
+        if gp.y_std is not None:
+            d_mean, d_variance = d_mean * gp.y_std, d_variance * gp.y_std.pow(2)
+        d_v = -2.0 * d_variance * v - V_b @ d_cross.T  # n x b
+        d_rows = d_mean[:, None] * gp.weights.T \
+            + torch.linalg.solve_triangular(gp.cholesky.T, d_v, upper=True).T
+        grad = gp.rows_grad(U, r, d_rows) + _pair_grad(gp, U, U_b, r_b, d_cross)
         return value, gp.input_grad(grad).reshape(X.shape)
 
 
@@ -744,11 +846,19 @@ def _cholesky_grad(R: Tensor, dR: Tensor) -> Tensor:
     return torch.linalg.solve_triangular(R, g, upper=False, left=False)
 
 
-def _pair_grad(gp: ClosedFormGP, U: Tensor, V: Tensor, r: Tensor, d_cov: Tensor) -> Tensor:
-    """``sum_l 2 d_cov_il dk(u_i, v_l)/du_i`` (``b x q x d``) for the kernel ``k = s c(r)``
-    between scaled points ``U`` (``b x q x d``) and ``V`` (``b x m x d`` or ``m x d``) at
-    distances ``r``: the gradient through a covariance entry and its mirror."""
-    G = 2.0 * gp.outputscale * radial_slope(r, gp.nu) * d_cov
+def _log_fatplus_slope(Y: Tensor, best_f: Tensor, tau: float) -> Tensor:
+    """The derivative of BoTorch's log fat-plus improvement ``log fatplus(Y - best_f)`` (at
+    temperature ``tau``) with respect to the samples ``Y``."""
+    u = (Y - best_f.to(Y)) / tau
+    return (softplus_slope(u) - 0.2 * u / (1 + u * u) ** 2) \
+        / (torch.nn.functional.softplus(u) + 0.1 / (1 + u * u)) / tau
+
+
+def _pair_grad(gp: ClosedFormGP, U: Tensor, V: Tensor, r: Tensor, weights: Tensor) -> Tensor:
+    """``sum_l weights_il dk(u_i, v_l)/du_i`` (``... x d``) for the kernel ``k = s c(r)``
+    between scaled points ``U`` (``... x q x d``) and ``V`` (``... x m x d`` or ``m x d``) at
+    distances ``r``."""
+    G = gp.outputscale * radial_slope(r, gp.nu) * weights
     return G.sum(-1, keepdim=True) * U - G @ V
 
 
@@ -782,9 +892,14 @@ def closed_form_acquisition(acq_function: torch.nn.Module) -> torch.nn.Module | 
             and acquisition.best_f.numel() == 1 and _log_ei_helper is not None:
         return ClosedFormImprovement(acquisition)
     sampler = acquisition.sampler if mc else None
+    # fixed base samples along one sample dimension
+    one_sample_dim = isinstance(sampler, NormalMCSampler) and len(sampler.sample_shape) == 1
+    if type(acq_function) is qLogNoisyExpectedImprovement:  # only its own closed form
+        if isinstance(model, ClosedFormGP) and one_sample_dim and acquisition._cache_root:
+            return ClosedFormQLogNEI(acquisition, acq_function)
+        return None
     if type(acq_function) is qLogExpectedImprovement and isinstance(model, ClosedFormGP) \
-            and acquisition.best_f.numel() == 1 and isinstance(sampler, NormalMCSampler) \
-            and len(sampler.sample_shape) == 1:  # fixed base samples along one sample dim
+            and acquisition.best_f.numel() == 1 and one_sample_dim:
         return ClosedFormQLogEI(acquisition)
     return acquisition
 

@@ -29,6 +29,7 @@ from acqopt.closed_form import (
     ClosedFormGP,
     ClosedFormImprovement,
     ClosedFormQLogEI,
+    ClosedFormQLogNEI,
     Unsupported,
     closed_form_acquisition,
 )
@@ -148,6 +149,37 @@ def test_qlogei_is_answered_in_closed_form_with_and_without_pending_points(kerne
     compare(acq, fast, q=2)
 
 
+@pytest.mark.parametrize("transforms", [True, False])
+@pytest.mark.parametrize("kernel", ["scale-matern52-ard", "matern32", "rbf-ard"])
+def test_qlognei_single_points_are_answered_in_closed_form(kernel, transforms):
+    # a point sampled jointly with the cached baseline (BoTorch's low-rank update of its
+    # Cholesky factor, its base samples), BoTorch's reduction over each sample's best baseline
+    # value, the gradient by hand: BoTorch's values and gradients, also after pending points
+    # join the baseline; q-batches are the copy's (on the closed-form joint posterior)
+    model, _ = make_model(kernel, transforms=transforms)
+    X_baseline = model.train_inputs[0][:6]
+    if transforms:
+        X_baseline = model.input_transform.untransform(X_baseline)
+    acq = qLogNoisyExpectedImprovement(model, X_baseline, prune_baseline=False,
+                                       sampler=SobolQMCNormalSampler(torch.Size([64]), seed=0))
+    fast = closed_form_acquisition(acq)
+    assert isinstance(fast, ClosedFormQLogNEI)
+    X = 2.0 + 3.0 * torch.rand(5, 1, D, generator=torch.Generator().manual_seed(3),
+                               dtype=torch.float64)
+    assert fast._evaluate(X, False) is None  # base samples for one point not drawn yet
+    compare(acq, fast, q=1)  # the copy draws them, as BoTorch's forward
+    assert fast._evaluate(X, False) is not None
+    compare(acq, fast, q=1, seed=2)
+    pending = 2.0 + 3.0 * torch.rand(2, D, generator=torch.Generator().manual_seed(5),
+                                     dtype=torch.float64)
+    acq.set_X_pending(pending)
+    fast.set_X_pending(pending)
+    compare(acq, fast, q=1)
+    compare(acq, fast, q=1, seed=2)
+    assert fast._evaluate(X, False) is not None
+    compare(acq, fast, q=2)
+
+
 def test_qlogei_batch_that_is_not_positive_definite_goes_to_botorch_jitter():
     # a q-batch repeating a point has a singular covariance: GPyTorch factors it with jitter,
     # so the copy's own forward answers it, as BoTorch (to the jitter's rounding: GPyTorch's
@@ -186,8 +218,8 @@ def test_unsupported_models_and_acquisitions_take_botorch_path():
     model, best = make_model()
     X_baseline = torch.rand(4, D, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     sampler = SobolQMCNormalSampler(sample_shape=torch.Size([16]), seed=0)
-    assert closed_form_acquisition(qLogNoisyExpectedImprovement(
-        model, X_baseline, sampler=sampler, prune_baseline=False)) is None
+    assert closed_form_acquisition(qLogNoisyExpectedImprovement(  # no cached baseline root
+        model, X_baseline, sampler=sampler, prune_baseline=False, cache_root=False)) is None
     objective = GenericMCObjective(lambda samples, X=None: samples[..., 0])
     assert closed_form_acquisition(
         qLogExpectedImprovement(model, best_f=best, objective=objective, sampler=sampler)) is None
