@@ -648,15 +648,16 @@ class ClosedFormQLogEI(_ClosedFormMC):
         pending = self.acquisition.X_pending
         if pending is None:
             return None
-        if self._pending_cache is None or self._pending_cache[0] is not pending:
-            gp = self.model
+        gp = self.model
+        cached = self._pending_cache  # per set of pending points and model (its dtype, device)
+        if cached is None or cached[0] is not pending or cached[1] is not gp.cholesky:
             U = gp.scaled(pending.to(X))
             k = gp.outputscale * correlation(torch.cdist(U, gp.train_scaled), gp.nu)
             v = torch.linalg.solve_triangular(gp.cholesky, k.T, upper=False)
             covariance = gp.outputscale * correlation(torch.cdist(U, U), gp.nu) - v.T @ v
             mean = gp.constant + (k @ gp.weights).squeeze(-1)
-            self._pending_cache = (pending, (U, v, mean, covariance))
-        return self._pending_cache[1]
+            self._pending_cache = (pending, gp.cholesky, (U, v, mean, covariance))
+        return self._pending_cache[2]
 
     def _joint(self, X: Tensor, with_grad: bool) -> tuple[Tensor, Tensor | None] | None:
         """:meth:`_evaluate` for q-batches (``b x q x d``) and pending points.
@@ -764,9 +765,9 @@ class ClosedFormQLogNEI(_ClosedFormMC):
         """The baseline's scaled inputs (``m x d``) and ``V_B = L^-1 k(train, B)``
         (``n x m``), computed once per baseline (BoTorch rebuilds it for new pending points)."""
         acq, gp = self.acquisition, self.model
-        key = (acq.X_baseline, acq._baseline_L)
+        key = (acq.X_baseline, acq._baseline_L, gp.cholesky)  # the model: its dtype, device
         cached = self._baseline_cache
-        if cached is None or cached[0][0] is not key[0] or cached[0][1] is not key[1]:
+        if cached is None or any(a is not b for a, b in zip(cached[0], key)):
             U = gp.scaled(acq.X_baseline)
             k = gp.outputscale * correlation(torch.cdist(U, gp.train_scaled), gp.nu)
             self._baseline_cache = (key, (U, torch.linalg.solve_triangular(
@@ -780,10 +781,11 @@ class ClosedFormQLogNEI(_ClosedFormMC):
         U_b, V_b = self._baseline()
         m = U_b.shape[0]
         base = acq.sampler.base_samples
-        if base is None or base.shape[-2:] != (1, m + 1) or base.dtype != X.dtype:
-            return None  # not yet drawn for a single point: the copy's forward draws them
-        e, z = base.reshape(-1, m + 1).split([m, 1], dim=-1)  # S x m, S x 1
         L_b = acq._baseline_L
+        if base is None or base.shape[-2:] != (1, m + 1) or base.dtype != X.dtype \
+                or base.device != X.device or L_b.dtype != X.dtype:
+            return None  # not drawn for a single point yet (the copy's forward draws them)
+        e, z = base.reshape(-1, m + 1).split([m, 1], dim=-1)  # S x m, S x 1
         scale = 1.0 if gp.y_std is None else gp.y_std.pow(2)
         U = gp.scaled(X)  # b x d
         mean, variance, r, v = gp.moments(U)

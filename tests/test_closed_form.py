@@ -75,9 +75,9 @@ def make_model(kernel="scale-matern52-ard", transforms=True, fixed_noise=False, 
     return model, float(Y.max())
 
 
-def compare(acq, fast, seed=1, q=1):
+def compare(acq, fast, seed=1, q=1, device="cpu"):
     X = 2.0 + 3.0 * torch.rand(64, q, D, generator=torch.Generator().manual_seed(seed),
-                               dtype=torch.float64)
+                               dtype=torch.float64).to(device)
     X_ref, X_fast = X.clone().requires_grad_(True), X.clone().requires_grad_(True)
     ref, got = acq(X_ref), fast(X_fast)
     torch.testing.assert_close(got, ref, rtol=1e-9, atol=1e-12)
@@ -282,7 +282,30 @@ def test_a_disagreeing_closed_form_is_not_used(monkeypatch):
 def test_runs_on_cuda():
     model, best = make_model()
     acq = LogExpectedImprovement(model.cuda(), best_f=best)
-    compare(acq.cuda(), closed_form_acquisition(acq))
+    compare(acq.cuda(), closed_form_acquisition(acq), device="cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_mc_closed_forms_run_on_cuda():
+    # qLogEI's joint path with pending points and qLogNEI's baseline update, on the device
+    model, best = make_model()
+    model = model.cuda()
+    sampler = SobolQMCNormalSampler(torch.Size([64]), seed=0)
+    acq = qLogExpectedImprovement(model, best_f=best - 1.0, sampler=sampler)
+    acq.set_X_pending(2.0 + 3.0 * torch.rand(2, D, dtype=torch.float64, device="cuda"))
+    acq(2.0 + 3.0 * torch.rand(4, 2, D, dtype=torch.float64, device="cuda"))  # base samples
+    fast = closed_form_acquisition(acq)
+    assert isinstance(fast, ClosedFormQLogEI)
+    compare(acq, fast, q=2, device="cuda")
+    baseline = model.input_transform.untransform(model.train_inputs[0][:6])
+    nei = qLogNoisyExpectedImprovement(model, baseline, prune_baseline=False,
+                                       sampler=SobolQMCNormalSampler(torch.Size([64]), seed=0))
+    nei(2.0 + 3.0 * torch.rand(4, 1, D, dtype=torch.float64, device="cuda"))
+    fast = closed_form_acquisition(nei)
+    assert isinstance(fast, ClosedFormQLogNEI)
+    compare(nei, fast, q=1, device="cuda")
+    assert fast._evaluate(2.0 + 3.0 * torch.rand(4, 1, D, dtype=torch.float64, device="cuda"),
+                          False) is not None
 
 
 @pytest.mark.parametrize("kernel", ["scale-matern52-ard", "matern32", "rbf-ard"])
