@@ -84,6 +84,8 @@ from gpytorch.kernels import AdditiveKernel, MaternKernel, ProductKernel, RBFKer
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood, GaussianLikelihood
 from gpytorch.means import ConstantMean, ZeroMean
 from linear_operator.operators import DenseLinearOperator
+from linear_operator.utils.errors import CachingError
+from linear_operator.utils.memoize import get_from_cache
 from torch import Tensor
 
 try:  # BoTorch's own EI/LogEI formula (private helpers: without them, autograd on its class)
@@ -403,11 +405,13 @@ def _factorise(gp: torch.nn.Module, model, X: Tensor, y: Tensor, constant: Tenso
     Cholesky factor of the training covariance (exactly as GPyTorch computes it) plus noise,
     the weights ``(K + noise)^-1 (y - m)`` and the outcome transform's mean and scale."""
     gp.register_buffer("constant", constant)
-    with torch.no_grad():
-        K = model.covar_module(X.detach()).to_dense()
-    L, info = torch.linalg.cholesky_ex(K + torch.diag_embed(noise))
-    if int(info) != 0:
-        raise Unsupported("training covariance is not positive definite")
+    L = _cached_cholesky(model, X)
+    if L is None:
+        with torch.no_grad():
+            K = model.covar_module(X.detach()).to_dense()
+        L, info = torch.linalg.cholesky_ex(K + torch.diag_embed(noise))
+        if int(info) != 0:
+            raise Unsupported("training covariance is not positive definite")
     gp.register_buffer("cholesky", L)
     gp.register_buffer("weights", torch.cholesky_solve((y.detach() - constant)[:, None], L))
     if outcome is not None:
@@ -415,6 +419,28 @@ def _factorise(gp: torch.nn.Module, model, X: Tensor, y: Tensor, constant: Tenso
         gp.register_buffer("y_std", outcome.stdvs.detach().reshape(()))
     else:
         gp.y_mean = gp.y_std = None
+
+
+def _cached_cholesky(model, X: Tensor) -> Tensor | None:
+    """The Cholesky factor of the training covariance plus noise that GPyTorch's prediction
+    cache holds for ``model``'s training inputs ``X`` (it is there once BoTorch has answered a
+    call, as it has before the closed form is built), or None: the same factor (the same
+    operations on the same matrix, or GPyTorch's jitter where it needed it), without the
+    ``O(n^3)`` of factoring again (0.9 of 1.9 s of a maximisation at n = 3000)."""
+    strategy = getattr(model, "prediction_strategy", None)
+    covariance = getattr(strategy, "lik_train_train_covar", None)
+    inputs = getattr(strategy, "train_inputs", None)
+    if covariance is None or not inputs or inputs[0].shape != X.shape \
+            or not torch.equal(inputs[0], X):
+        return None
+    try:
+        factor = get_from_cache(covariance, "cholesky", upper=False)
+    except CachingError:
+        return None
+    L = factor.to_dense().detach()
+    if L.shape != (X.shape[0], X.shape[0]) or getattr(factor, "upper", False):
+        return None
+    return L
 
 
 class _WithGradient(torch.autograd.Function):

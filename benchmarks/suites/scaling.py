@@ -133,6 +133,10 @@ def acquisition(point: dict, seed: int):
     from botorch.sampling import SobolQMCNormalSampler
 
     model, X, Y = _model(point["n"], point["d"], point["model"], seed)
+    # Every run starts without GPyTorch's prediction caches (the training covariance's Cholesky
+    # factor, built by the first posterior call), as a freshly fitted model in a BO step does:
+    # the model is shared by the methods run in one process, and the first would pay for both.
+    model.prediction_strategy = None
     device = torch.device(point.get("device", "cpu"))
     if device.type != "cpu":  # a copy: the cached model stays on the CPU
         model, X, Y = copy.deepcopy(model).to(device), X.to(device), Y.to(device)
