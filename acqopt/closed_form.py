@@ -774,12 +774,13 @@ class ClosedFormQLogNEI(_ClosedFormMC):
 
     def __init__(self, acquisition: torch.nn.Module, source: torch.nn.Module) -> None:
         super().__init__(acquisition)
-        self.source = source
+        self._source = (source,)  # held, not registered: not this module's parameter or buffer
         self._baseline_cache: tuple | None = None
 
     def set_X_pending(self, X_pending: Tensor | None = None) -> None:
-        self.source.set_X_pending(X_pending)
-        self.acquisition = copy.deepcopy(self.source, memo={id(self.source.model): self.model})
+        (source,) = self._source
+        source.set_X_pending(X_pending)
+        self.acquisition = copy.deepcopy(source, memo={id(source.model): self.model})
 
     def _covers(self, X: Tensor) -> bool:
         acq = self.acquisition
@@ -866,7 +867,7 @@ def _fatmax_grad(x: Tensor, tau: float, alpha: float) -> Tensor:
 
 def _cholesky_grad(R: Tensor, dR: Tensor) -> Tensor:
     """The gradient with respect to ``A`` of a function of ``R = chol(A)`` (lower), given its
-    gradient ``dR`` with respect to ``R``: torch's formula, ``L^-T Phi(L'dR) L^-1`` with
+    gradient ``dR`` with respect to ``R``: torch's formula, ``R^-T Phi(R'dR) R^-1`` with
     ``Phi`` the lower triangle, mirrored, the diagonal halved (a symmetric matrix)."""
     g = (R.transpose(-1, -2) @ dR).tril()
     g = 0.5 * (g + g.tril(-1).transpose(-1, -2))
