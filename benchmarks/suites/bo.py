@@ -82,8 +82,9 @@ PROFILES = {
                   methods=["botorch-mixed", "lbfgs"]),
     # The whole BO step: BoTorch's standard loop (fit from scratch, optimize_acqf 10x512)
     # against lbfgs with fits from scratch and with the loop's defaults, in one run; branin and
-    # hartmann6-d30 confirm (botorch and lbfgs@warm) what the first two were measured on.
-    "refit": dict(problems=["hartmann6", "rosenbrock-d8", "branin", "hartmann6-d30"],
+    # hartmann6-d30 confirm (botorch and lbfgs@warm) what the first two were measured on, and
+    # digits, held out from the choice of the loop's period of fits from scratch, confirms it.
+    "refit": dict(problems=["hartmann6", "rosenbrock-d8", "branin", "hartmann6-d30", "digits"],
                   acqs=["logei"], reps=10, n_iter=None, budget=None,
                   methods=["botorch", "lbfgs", "lbfgs@warm"]),
     # The digits pipeline with vo (the integer n_iter rounded inside its search distribution)
