@@ -107,6 +107,18 @@ def _values(name: str, c: object, values: object, lower: float, upper: float) ->
     return vals
 
 
+# Ordered columns with more values than this also move in powers of two (Grid.neighbours):
+# BoTorch's optimize_acqf_mixed_alternating relaxes them (its MAX_DISCRETE_VALUES).
+WIDE = 20
+
+
+def _moves(k: int) -> Tensor:
+    """Index offsets of an ordered column's neighbours: +-1, and for more than ``WIDE``
+    values +-2, +-4, ... below ``k``."""
+    steps = [1] if k <= WIDE else [2 ** j for j in range(max(1, (k - 1).bit_length()))]
+    return torch.tensor([-s for s in reversed(steps)] + steps)
+
+
 class Grid:
     """The grid columns of a domain, in the unit cube of ``bounds``.
 
@@ -186,7 +198,11 @@ class Grid:
         """The one-move neighbours of ``b x q x d`` on-grid points.
 
         A move changes one grid column of one of the ``q`` points: an ordered column to the
-        next lower or higher allowed value, a categorical column to each other value.
+        next lower or higher allowed value, a categorical column to each other value. On an
+        ordered column of more than ``WIDE`` values a move also goes 2, 4, 8, ... values
+        either way, so that a search crosses a wide integer range in a few moves instead of one
+        value at a time (BoTorch's alternating optimiser relaxes such columns to reals
+        instead, and rounds; here every neighbour stays on the grid).
 
         Returns:
             ``m x q x d`` neighbours and, for each, the index of the point it came from.
@@ -203,7 +219,7 @@ class Grid:
                     new = torch.arange(k, device=U.device).expand(b, k)
                     keep = new != current.unsqueeze(-1)
                 else:
-                    new = current.unsqueeze(-1) + torch.tensor([-1, 1], device=U.device)
+                    new = current.unsqueeze(-1) + _moves(k).to(U.device)
                     keep = (new >= 0) & (new < k)
                 parent = rows.unsqueeze(-1).expand_as(new)[keep]
                 if parent.numel() == 0:

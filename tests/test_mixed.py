@@ -94,6 +94,46 @@ def test_neighbours_move_one_column_one_value_and_categories_to_every_value():
     assert (changed == 1).all()
 
 
+def test_a_wide_ordered_column_also_moves_in_powers_of_two():
+    # more than WIDE values: +-1, 2, 4, ... (inside the range), every neighbour on the grid;
+    # at WIDE values or fewer, +-1 only
+    from acqopt.domain import WIDE
+
+    bounds = torch.tensor([[0.0, 5.0], [1.0, 50.0]], dtype=torch.float64)
+    grid = Grid(bounds, {1: [float(v) for v in range(5, 51)]}, {})  # 46 values
+    U = torch.tensor([[[0.5, 10 / 45]]], dtype=torch.float64)  # n_iter = 15, index 10
+    X, _ = grid.neighbours(U)
+    index = sorted(round(float(x) * 45) for x in X[:, 0, 1])
+    assert index == [2, 6, 8, 9, 11, 12, 14, 18, 26, 42]  # 10 -8, -4, -2, -1, +1, ..., +32
+    assert torch.equal(grid.round(X), X)
+    narrow = Grid(torch.tensor([[0.0], [float(WIDE - 1)]], dtype=torch.float64),
+                  {0: [float(v) for v in range(WIDE)]}, {})
+    X, _ = narrow.neighbours(torch.tensor([[[10 / (WIDE - 1)]]], dtype=torch.float64))
+    assert sorted(round(float(x) * (WIDE - 1)) for x in X[:, 0, 0]) == [9, 11]
+
+
+def test_a_wide_integer_is_searched_to_its_best_value():
+    # the mixed local search on a GP with a 46-value integer column ends at the best value of
+    # that column at its continuous coordinates (checked against every value)
+    from botorch.acquisition import LogExpectedImprovement
+
+    from acqopt.bo.model import fit_gp
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(30, 3, generator=g, dtype=torch.float64)
+    X[:, 2] = torch.round(X[:, 2] * 45) / 45
+    Y = (torch.sin(5 * X[:, :2]).sum(-1) - 3 * (X[:, 2] - 0.7) ** 2).unsqueeze(-1)
+    acq = LogExpectedImprovement(fit_gp(X, Y, closed_form=False), best_f=Y.max())
+    bounds = torch.stack([torch.zeros(3), torch.ones(3)]).double()
+    values = [i / 45 for i in range(46)]
+    x, v = acqopt.optimize_acqf_mixed_alternating(acq, bounds, discrete_dims={2: values}, q=1,
+                                                   num_restarts=10, raw_samples=512, generator=0)
+    every = x.reshape(1, 1, 3).repeat(46, 1, 1)
+    every[:, 0, 2] = torch.tensor(values, dtype=torch.float64)
+    with torch.no_grad():
+        assert float(v) >= float(acq(every).max()) - 1e-9
+
+
 def test_sample_takes_every_value_equally_often():
     bounds = torch.tensor([[0.0], [4.0]], dtype=torch.float64)
     grid = Grid(bounds, {0: [0.0, 1.0, 2.0, 3.0, 4.0]}, {})
