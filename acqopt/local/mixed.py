@@ -6,8 +6,9 @@ problem rounds them and their gradient is zero; a categorical kernel has no inpu
 all), so each start alternates, as BoTorch's ``optimize_acqf_mixed_alternating`` does, between
 
 - a discrete step: every one-move neighbour of the start (each ordered column one value up or
-  down, each category to every other value), the neighbours of all starts in one batched call,
-  moving a start to its best neighbour if that is better; and
+  down, and 2, 4, 8, ... values on a column of more than 20; each category to every other
+  value: :meth:`acqopt.domain.Grid.neighbours`), the neighbours of all starts in one batched
+  call, moving a start to its best neighbour if that is better; and
 - a continuous step: the local search from the starts that moved, grid columns held fixed.
 
 Unlike BoTorch's alternation, which runs its starts one after another, every start keeps its own
