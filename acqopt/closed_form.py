@@ -199,15 +199,22 @@ class ClosedFormGP(torch.nn.Module):
         """Posterior mean and variance (``m``) at scaled points ``U`` (``m x d``), in the
         outcome's units, and for :meth:`moments_grad` the distances ``r`` (``m x n``) and
         ``v = L^-1 k`` (``n x m``)."""
-        r = torch.cdist(U, self.train_scaled)
-        k = self.outputscale * correlation(r, self.nu)  # m x n
-        mean = self.constant + (k @ self.weights).squeeze(-1)
-        v = torch.linalg.solve_triangular(self.cholesky, k.T, upper=False)  # n x m
+        r, _, mean, v = self.kernel_rows(U)
         variance = self.outputscale - v.pow(2).sum(0)
         if self.y_std is not None:
             mean = self.y_mean + self.y_std * mean
             variance = self.y_std.pow(2) * variance
         return mean, variance, r, v
+
+    def kernel_rows(self, U: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """For scaled points ``U`` (``m x d``): their distances ``r`` to the training points
+        (``m x n``), the kernel rows ``k = s c(r)`` (``m x n``), the latent posterior mean
+        ``m + k w`` (``m``) and ``v = L^-1 k'`` (``n x m``)."""
+        r = torch.cdist(U, self.train_scaled)
+        k = self.outputscale * correlation(r, self.nu)  # m x n
+        mean = self.constant + (k @ self.weights).squeeze(-1)
+        v = torch.linalg.solve_triangular(self.cholesky, k.T, upper=False)  # n x m
+        return r, k, mean, v
 
     def moments_grad(self, U: Tensor, r: Tensor, v: Tensor, d_mean: Tensor,
                      d_variance: Tensor) -> Tensor:
@@ -678,10 +685,8 @@ class ClosedFormQLogEI(_ClosedFormMC):
         cached = self._pending_cache  # per set of pending points and model (its dtype, device)
         if cached is None or cached[0] is not pending or cached[1] is not gp.cholesky:
             U = gp.scaled(pending.to(X))
-            k = gp.outputscale * correlation(torch.cdist(U, gp.train_scaled), gp.nu)
-            v = torch.linalg.solve_triangular(gp.cholesky, k.T, upper=False)
+            _, _, mean, v = gp.kernel_rows(U)
             covariance = gp.outputscale * correlation(torch.cdist(U, U), gp.nu) - v.T @ v
-            mean = gp.constant + (k @ gp.weights).squeeze(-1)
             self._pending_cache = (pending, gp.cholesky, (U, v, mean, covariance))
         return self._pending_cache[2]
 
@@ -698,10 +703,8 @@ class ClosedFormQLogEI(_ClosedFormMC):
         gp, acq = self.model, self.acquisition
         b, q, d = X.shape
         U = gp.scaled(X)  # bq x d
-        r = torch.cdist(U, gp.train_scaled)
-        k = gp.outputscale * correlation(r, gp.nu)  # bq x n
-        mean = gp.constant + (k @ gp.weights).reshape(b, q)
-        v = torch.linalg.solve_triangular(gp.cholesky, k.T, upper=False)  # n x bq
+        r, _, mean, v = gp.kernel_rows(U)  # v: n x bq
+        mean = mean.reshape(b, q)
         Ub, Vb = U.reshape(b, q, d), v.T.reshape(b, q, -1)
         r_xx = torch.cdist(Ub, Ub)
         cov = gp.outputscale * correlation(r_xx, gp.nu) - Vb @ Vb.transpose(-1, -2)
@@ -796,9 +799,7 @@ class ClosedFormQLogNEI(_ClosedFormMC):
         cached = self._baseline_cache
         if cached is None or any(a is not b for a, b in zip(cached[0], key)):
             U = gp.scaled(acq.X_baseline)
-            k = gp.outputscale * correlation(torch.cdist(U, gp.train_scaled), gp.nu)
-            self._baseline_cache = (key, (U, torch.linalg.solve_triangular(
-                gp.cholesky, k.T, upper=False)))
+            self._baseline_cache = (key, (U, gp.kernel_rows(U)[3]))
         return self._baseline_cache[1]
 
     def _evaluate(self, X: Tensor, with_grad: bool) -> tuple[Tensor, Tensor | None] | None:
