@@ -455,3 +455,73 @@ def test_a_first_large_batch_is_checked_on_its_first_rows(monkeypatch, biased):
         assert seen == [CHECK_ROWS]  # the rest went to the closed form (not BoTorch's class)
         torch.testing.assert_close(values, expected, rtol=1e-9, atol=1e-12)
     assert counter.counts.calls == 1 and counter.counts.queries == 100
+
+
+@pytest.mark.parametrize("kernel,fixed_noise,acquisition", [
+    ("scale-matern52-ard", False, "logei"), ("matern32", True, "ei"),
+    ("rbf-ard", False, "qlogei"), ("scale-rbf", True, "ucb"),
+])
+def test_a_large_model_without_caches_is_checked_on_a_training_subset(
+        monkeypatch, kernel, fixed_noise, acquisition):
+    """With more than SUBSET_ABOVE training points and no GPyTorch prediction caches, the check
+    runs on a copy conditioned on the first CHECK_TRAIN points: BoTorch is never called on the
+    model itself (its caches stay unbuilt), the closed form answers every call, and its values
+    are BoTorch's on the whole model."""
+    from acqopt.counting import CHECK_TRAIN, SUBSET_ABOVE
+
+    model, best = make_model(kernel, fixed_noise=fixed_noise, n=SUBSET_ABOVE + 30)
+    if acquisition == "qlogei":
+        acq = qLogExpectedImprovement(model, best_f=best,
+                                      sampler=SobolQMCNormalSampler(torch.Size([64]), seed=3))
+    else:
+        acq = ACQUISITIONS[acquisition](model, best)
+    seen = []
+    original = type(acq).forward
+    monkeypatch.setattr(type(acq), "forward", lambda self, Z: isinstance(
+        self.model, SingleTaskGP) and seen.append(self.model.train_inputs[0].shape[0])
+        or original(self, Z))  # BoTorch's class on a GPyTorch model (not the closed form's)
+    bounds = torch.tensor([[2.0] * D, [5.0] * D], dtype=torch.float64)
+    r = acqopt.get_optimizer("lbfgs").optimize(acq, bounds, q=2 if acquisition == "qlogei"
+                                               else 1, budget=400, generator=0)
+    assert r.info["evaluator"] == "closed-form"
+    assert seen == [CHECK_TRAIN]  # BoTorch answered the check's copy only
+    assert model.prediction_strategy is None
+    monkeypatch.undo()
+    with torch.no_grad():
+        expected = acq(r.candidates.unsqueeze(0))
+    assert float(r.acq_value) == pytest.approx(float(expected), rel=1e-9)
+
+
+def test_a_wrong_closed_form_is_refused_by_the_subset_check(monkeypatch):
+    from acqopt.counting import SUBSET_ABOVE
+
+    bias_the_closed_form(monkeypatch)
+    model, best = make_model(n=SUBSET_ABOVE + 10)
+    acq = LogExpectedImprovement(model, best_f=best)
+    bounds = torch.tensor([[2.0] * D, [5.0] * D], dtype=torch.float64)
+    r = acqopt.get_optimizer("lbfgs").optimize(acq, bounds, generator=0, budget=400)
+    assert r.info["evaluator"] == "botorch (the closed form disagreed)"
+    assert float(r.acq_value) == pytest.approx(float(acq(r.candidates.unsqueeze(0))), rel=1e-12)
+
+
+def test_the_subset_check_is_made_only_where_the_full_check_would_be_costly():
+    """No copy for a small model, a model whose prediction caches exist (the check on it is
+    cheap), or an acquisition holding a baseline computed on the whole model."""
+    from acqopt.closed_form import on_training_subset
+    from acqopt.counting import CHECK_TRAIN
+
+    small, best = make_model(n=CHECK_TRAIN)
+    assert on_training_subset(LogExpectedImprovement(small, best_f=best), CHECK_TRAIN) is None
+    model, best = make_model(n=CHECK_TRAIN + 1)
+    acq = LogExpectedImprovement(model, best_f=best)
+    copy = on_training_subset(acq, CHECK_TRAIN)
+    assert copy.model.train_inputs[0].shape[0] == CHECK_TRAIN and copy.model is not model
+    assert model.train_inputs[0].shape[0] == CHECK_TRAIN + 1
+    nei = qLogNoisyExpectedImprovement(model, X_baseline=model.train_inputs[0][:5],
+                                       sampler=SobolQMCNormalSampler(torch.Size([8]), seed=0),
+                                       prune_baseline=False)
+    model.prediction_strategy = None
+    assert on_training_subset(nei, CHECK_TRAIN) is None
+    with torch.no_grad():
+        acq(torch.rand(2, 1, D, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
+    assert on_training_subset(acq, CHECK_TRAIN) is None
