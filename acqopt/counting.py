@@ -296,9 +296,12 @@ CHECK_ROWS = 32
 # SUBSET_ABOVE and no prediction caches yet (CountingAcquisition._check_on_subset). GPyTorch's
 # first call costs about 5 ms at n = 128, 8 ms at 300, 0.1 s at 1000 and 2.0 s at 3000; the
 # check on the copy about 10 ms (its copies, GPyTorch's call, two closed forms). A maximisation
-# at n = 700 took 0.08-0.10 s instead of 0.11-0.14 s, at n = 300 the same either way.
+# at n = 700 took 0.08-0.10 s instead of 0.11-0.14 s, at n = 300 and 500 about the same either
+# way; but a sequential step after the first finds GPyTorch's caches built by the first step's
+# check on the model itself (and their factor), and a sequential q = 8 at n = 300 took 5-15%
+# longer with a check on a copy at every step.
 CHECK_TRAIN = 128
-SUBSET_ABOVE = 256
+SUBSET_ABOVE = 512
 
 # Bytes the temporaries of one raw-sample evaluation may take (CountingAcquisition chunks the
 # batch under it): 1 GiB on the CPU, a quarter of the free memory on a GPU.
