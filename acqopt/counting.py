@@ -227,14 +227,15 @@ class CountingAcquisition(AcquisitionFunction):
 
     def _check_on_subset(self, X: Tensor) -> None:
         """The check before a first call, on a model with more than ``SUBSET_ABOVE`` training
-        points and no prediction caches yet: BoTorch's answer on the model itself would first build GPyTorch's
-        caches (``O(n^3)``: 2.0 of BoTorch's 4.4 s at n = 3000), so the closed form's reading of
-        the model (its kernel, hyperparameters, transforms, acquisition) is checked on a copy
-        conditioned on the first ``CHECK_TRAIN`` training points, at the first ``CHECK_ROWS``
-        points of ``X``; the closed form of the model itself then answers every call, the first
-        included. Where no such copy is made (:func:`acqopt.closed_form.on_training_subset`),
-        or the closed form is not ready before a first call (an MC acquisition whose sampler
-        BoTorch draws on it), nothing happens and the check runs on the model after that call."""
+        points and no prediction caches yet: BoTorch's answer on the model itself would first
+        build GPyTorch's caches (``O(n^3)``: 2.0 of BoTorch's 4.4 s at n = 3000), so the closed
+        form's reading of the model (its kernel, hyperparameters, transforms, acquisition) is
+        checked on a copy conditioned on the first ``CHECK_TRAIN`` training points, at the
+        first ``CHECK_ROWS`` points of ``X``; the closed form of the model itself then answers
+        every call, the first included. Where no such copy is made
+        (:func:`acqopt.closed_form.on_training_subset`), or the closed form is not ready before
+        a first call (an MC acquisition whose sampler BoTorch draws on it), nothing happens and
+        the check runs on the model after that call."""
         inputs = getattr(getattr(self.acq_function, "model", None), "train_inputs", None)
         if not inputs or not isinstance(inputs[0], Tensor) \
                 or inputs[0].shape[-2] <= SUBSET_ABOVE:
