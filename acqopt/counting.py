@@ -175,11 +175,7 @@ class CountingAcquisition(AcquisitionFunction):
     def _rows_per_chunk(self, X: Tensor) -> int:
         """Batch rows evaluated together so that the largest temporary, GPyTorch's ``b x n x
         q x d`` distances on BoTorch's path, stays under ``memory_bound(X.device)`` bytes."""
-        inputs = getattr(getattr(self.acq_function, "model", None), "train_inputs", None)
-        try:
-            n = int(inputs[0].shape[-2])
-        except (TypeError, IndexError, AttributeError):  # no model, or a ModelListGP's tuples
-            n = 1
+        n = _training_points(self.acq_function)
         row = X.element_size() * max(n, 1) * X.shape[-2] * (X.shape[-1] + 4)
         return max(1, memory_bound(X.device) // row)
 
@@ -236,22 +232,20 @@ class CountingAcquisition(AcquisitionFunction):
         (:func:`acqopt.closed_form.on_training_subset`), or the closed form is not ready before
         a first call (an MC acquisition whose sampler BoTorch draws on it), nothing happens and
         the check runs on the model after that call."""
-        inputs = getattr(getattr(self.acq_function, "model", None), "train_inputs", None)
-        if not inputs or not isinstance(inputs[0], Tensor) \
-                or inputs[0].shape[-2] <= SUBSET_ABOVE:
+        if _training_points(self.acq_function) <= SUBSET_ABOVE:
             return
         small = on_training_subset(self.acq_function, CHECK_TRAIN)
-        if small is None:
+        fast = None if small is None else closed_form_acquisition(small)
+        if fast is None:
             return
-        candidate = closed_form_acquisition(self.acq_function)
-        if candidate is None:
-            return
-        self._checking = False
         points = X.detach()[:CHECK_ROWS] if X.dim() == 3 else X.detach()
         with torch.no_grad():
-            reference = small(points)
-            fast = closed_form_acquisition(small)
-            agreed = fast is not None and agrees(reference, fast(points))
+            agreed = agrees(small(points), fast(points))
+        # the whole model's closed form (its O(n^3) factorisation) only once the copy agreed
+        candidate = closed_form_acquisition(self.acq_function) if agreed else None
+        if agreed and candidate is None:
+            return
+        self._checking = False
         if agreed:
             self.acq_function, self.evaluator = candidate, "closed-form"
         else:
@@ -327,6 +321,16 @@ class _Clock(torch.autograd.Function):
         else:
             ctx.counter.seconds += now - ctx.counter._backward_started
         return grad, None, None
+
+
+def _training_points(acq_function: torch.nn.Module) -> int:
+    """The number of training points of the acquisition's model; 0 when it has none that can
+    be read (no model, or a ModelListGP's tuples)."""
+    inputs = getattr(getattr(acq_function, "model", None), "train_inputs", None)
+    try:
+        return int(inputs[0].shape[-2])
+    except (TypeError, IndexError, AttributeError):
+        return 0
 
 
 def memory_bound(device: torch.device) -> int:
