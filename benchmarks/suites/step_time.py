@@ -23,7 +23,7 @@ import acqopt
 from acqopt.bo import fit_gp, make_acquisition
 from benchmarks.reference import BoTorchOptimizer
 from benchmarks.runner import Task
-from benchmarks.suites.bo import PROBLEMS, _problem
+from benchmarks.suites.bo import PROBLEMS, SMALL, _problem
 
 PROFILES = {"full": dict(repeats=6)}
 
@@ -35,7 +35,7 @@ def tasks(profile: str, methods: list[str] | None, seeds: int | None) -> list[Ta
     repeats = seeds or PROFILES[profile]["repeats"]
     return [Task(f"step_time/{p}/{repeats}/{m}", measure, dict(name=p, repeats=repeats, method=m),
                  label=f"{m} {p}")
-            for p in PROBLEMS if p not in ("digits", "svc-cancer", "ackley-mixed")
+            for p in SMALL if p != "digits"
             for m in methods or ["lbfgs"]]
 
 
