@@ -36,6 +36,7 @@ def descend(
     ftol: float | None = None,
     more: Callable[[int], Tensor | None] | None = None,
     until: int = 0,
+    trailing: int = 0,
 ) -> LocalResult:
     """Refines ``b x q x d`` starts ``U`` by descent on ``h = -acquisition``.
 
@@ -57,6 +58,11 @@ def descend(
         until: Return once at most this many starts still run (after at least one trial
             call) instead of waiting for the slowest ones. 0 waits for every start. With
             ``more``, the starts it has not handed out by then are not searched.
+        trailing: Once at most this many starts still run (after at least one trial call),
+            stop those whose value is below the best value any start has reached: only the
+            leader runs on. Each call then evaluates a point or two and costs the driver's fixed
+            per-call overhead; the starts cut are behind a point already found. With ``more``,
+            only once it has no more starts. 0: never.
 
     Returns:
         The best point each start visited (never worse than the start), its value, the
@@ -76,10 +82,16 @@ def descend(
     f, g = problem.value_and_grad(x.reshape(n, *shape[1:]))
     s = _Searches(problem, direction, rule, gtol, x, -f, -g.reshape(n, -1))
     called = False
+    exhausted = more is None
     while True:
         running = s.active.nonzero().flatten()
         if until > 0 and called and running.numel() <= until:
             break
+        if called and exhausted and 0 < running.numel() <= trailing:
+            behind = s.active & (s.h > s.lead())
+            if bool(behind.any()):
+                s.active &= ~behind
+                running = s.active.nonzero().flatten()
         called = True
         k = problem.affordable(running.numel())
         new = None
@@ -87,6 +99,7 @@ def descend(
             free = (~s.active).nonzero().flatten()
             room = min(free.numel(), problem.affordable(k + free.numel()) - k)
             new = more(room) if room > 0 else None
+            exhausted = exhausted or (room > 0 and new is None)
             if new is not None and new.shape[0] == 0:
                 new = None
         if k == 0 and new is None:
@@ -184,6 +197,10 @@ class _Searches:
                                        self.x, self.g)
         self.d = torch.where(mask[:, None], d_new, self.d)
         self.rule.begin(self.r_state, mask, self.d, slope, first)
+
+    def lead(self) -> Tensor:
+        """The lowest ``h`` any search has reached, those whose rows were reused included."""
+        return torch.cat([r[1] for r in self.replaced] + [self.best_h]).min()
 
     def result(self, shape: torch.Size) -> LocalResult:
         """The best point of every search, those whose rows were reused first."""

@@ -32,6 +32,9 @@ class ProjectedLBFGS:
     Attributes:
         max_iter: Iterations per start (BoTorch's ``optimize_acqf`` default ``maxiter``).
         memory: Curvature pairs kept (scipy's ``maxcor``).
+        trailing: Once at most this fraction of the batch's starts still runs, those below the
+            best value reached stop and only the leader runs on (``descend``'s ``trailing``).
+            0 (the default here) runs every start to its own stopping test.
         gtol: Projected-gradient tolerance (scipy's ``pgtol``/``gtol``).
         ftol: Relative-decrease tolerance (scipy's ``factr=1e7`` x eps).
         max_linesearch: Line-search trials per iteration before a start is declared stuck.
@@ -41,6 +44,7 @@ class ProjectedLBFGS:
 
     max_iter: int = 200
     memory: int = 10
+    trailing: float = 0.0
     gtol: float = 1e-5
     ftol: float = 2.220446049250313e-09
     max_linesearch: int = 20
@@ -49,6 +53,9 @@ class ProjectedLBFGS:
 
     def __post_init__(self) -> None:
         positive_int("max_iter", self.max_iter, 0)
+        if (isinstance(self.trailing, bool) or not isinstance(self.trailing, (int, float))
+                or not 0 <= self.trailing < 1):
+            raise ValueError(f"trailing: expected a fraction in [0, 1), got {self.trailing!r}")
         positive_float("gtol", self.gtol)
         positive_float("ftol", self.ftol)
         directions.LBFGS(self.memory)
@@ -58,7 +65,8 @@ class ProjectedLBFGS:
                more=None, until: int = 0) -> LocalResult:
         return descend(problem, U, values, directions.LBFGS(self.memory),
                        steps.WeakWolfe(self.c1, self.c2, self.max_linesearch),
-                       self.max_iter, gtol=self.gtol, ftol=self.ftol, more=more, until=until)
+                       self.max_iter, gtol=self.gtol, ftol=self.ftol, more=more, until=until,
+                       trailing=int(self.trailing * U.shape[0]))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,6 +28,11 @@ from acqopt.registry import register
 # Most rounds one batch of ``lbfgs`` runs side by side under a budget (4096 raw samples and
 # 256 starts at the defaults); beyond it, rounds follow one another.
 MAX_WIDTH = 16
+# Once 30% of a batch's starts still run, those below the best value reached stop and the leader
+# runs on (ProjectedLBFGS.trailing): the last starts' calls evaluate a point or two each, at the
+# driver's fixed cost per call. On the scaling grid (12 points x 3 seeds, 10 x 512) this took
+# 0-36% off a maximisation, most on sequential batches, with every best value unchanged to 4e-6.
+TRAILING = 0.3
 
 
 def boltzmann_starts(values: Tensor, n: int, eta: float, generator: torch.Generator) -> Tensor:
@@ -161,7 +166,8 @@ class RepeatedLBFGS(BaseOptimizer):
         queries_per_start: Expected queries of one L-BFGS start, for sizing the first batch
             under a budget (48: the median of an unbudgeted run over the 24 landscape
             snapshot/acquisition pairs); later batches use the measured cost.
-        local: The batched projected L-BFGS component.
+        local: The batched projected L-BFGS component (its starts below the best stop once
+            ``TRAILING`` of them still run).
         near_equal: Which maximiser to return: "best" (the highest value found) or
             "far_from_data" (among the local optima within ``near_equal_tol`` of the best, the
             one farthest from the training inputs; :func:`choose_among_near_equal`).
@@ -180,7 +186,7 @@ class RepeatedLBFGS(BaseOptimizer):
     eta: float = 1.0
     rounds: int = 1
     queries_per_start: int = 48
-    local: ProjectedLBFGS = field(default_factory=ProjectedLBFGS)
+    local: ProjectedLBFGS = field(default_factory=lambda: ProjectedLBFGS(trailing=TRAILING))
     near_equal: str = "best"
     near_equal_tol: float = 1e-3
 
