@@ -12,6 +12,7 @@ from botorch.optim import optimize_acqf_discrete as botorch_discrete
 
 import acqopt
 from acqopt.domain import Grid, normalize_grid
+from acqopt.local import ProjectedLBFGS
 from acqopt.testing import MixedBumps
 from tests.helpers import METHODS
 
@@ -390,3 +391,18 @@ def test_a_categorical_needs_two_distinct_choices():
         Categorical("k", ("a",))
     with pytest.raises(ValueError, match="k: expected a list of choices"):
         Categorical("k", "abc")
+
+
+def test_lbfgs_runs_every_continuous_search_to_its_end_on_a_mixed_problem():
+    # ``trailing`` (lbfgs stops the starts behind the leader once few still run) is off on a
+    # mixed problem: each alternation starts from a finished search, as without it (bit for bit).
+    bounds = MixedBumps.bounds.double()
+
+    def run(**options):
+        return acqopt.get_optimizer("lbfgs", **options).optimize(
+            MixedBumps(), bounds, generator=0, **GRID)
+
+    default, off = run(), run(local=ProjectedLBFGS())
+    assert acqopt.get_optimizer("lbfgs").local.trailing > 0
+    assert torch.equal(default.info["local_optima"], off.info["local_optima"])
+    assert default.counts.queries == off.counts.queries

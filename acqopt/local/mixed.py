@@ -22,6 +22,8 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import Tensor
 
@@ -44,11 +46,15 @@ def refine(local, problem: Problem, U: Tensor, values: Tensor | None = None, mor
 
     Returns:
         The ``local.refine`` result with each finished start moved to where its alternation
-        ended (never worse); starts still running (``until``) are left as they are.
+        ended (never worse); starts still running (``until``) are left as they are. On a
+        mixed problem every start's continuous search runs to its own stopping test (a
+        local search's ``trailing`` is off there: it was measured on continuous problems).
     """
     grid = problem.grid
     if grid is None:
         return local.refine(problem, U, values, more=more, until=until)
+    if getattr(local, "trailing", 0):  # each alternation starts from a finished search
+        local = dataclasses.replace(local, trailing=0.0)
     if not grid.continuous:  # nothing for a continuous search to move: evaluate the starts
         n = problem.affordable(U.shape[0])
         U = problem.feasible(U[:n])
