@@ -103,16 +103,19 @@ class WeakWolfe:
         accept = mask & armijo & (curvature | stalled)
         longer = mask & armijo & ~accept
         shorter = mask & ~armijo
-        s.lo = torch.where(longer, s.step, s.lo)
-        s.hi = torch.where(shorter, s.step, s.hi)
-        # Shorter: safeguarded quadratic interpolation, or bisection once an Armijo step is known.
-        t, dh = s.step, h_t - h
-        t_quad = -s.slope * t * t / (2 * (dh - s.slope * t)).clamp_min(1e-300)
-        t_quad = torch.where(torch.isfinite(dh), t_quad, 0.1 * t)
-        back = torch.minimum(torch.maximum(t_quad, 0.1 * t), 0.5 * t)
-        bisect = 0.5 * (s.lo + s.hi)
-        s.step = torch.where(shorter, torch.where(s.lo > 0, bisect, back),
-                             torch.where(longer, torch.where(torch.isinf(s.hi), 4.0 * t, bisect), t))
+        if bool((longer | shorter).any()):  # else every evaluated start took its trial
+            s.lo = torch.where(longer, s.step, s.lo)
+            s.hi = torch.where(shorter, s.step, s.hi)
+            # Shorter: safeguarded quadratic interpolation, or bisection once an Armijo step is
+            # known.
+            t, dh = s.step, h_t - h
+            t_quad = -s.slope * t * t / (2 * (dh - s.slope * t)).clamp_min(1e-300)
+            t_quad = torch.where(torch.isfinite(dh), t_quad, 0.1 * t)
+            back = torch.minimum(torch.maximum(t_quad, 0.1 * t), 0.5 * t)
+            bisect = 0.5 * (s.lo + s.hi)
+            s.step = torch.where(shorter, torch.where(s.lo > 0, bisect, back),
+                                 torch.where(longer, torch.where(torch.isinf(s.hi), 4.0 * t,
+                                                                 bisect), t))
         out = mask & ~accept & (s.tries >= self.max_trials)
         fallback = out & (s.lo > 0)  # out of trials: take the longest Armijo step known
         moved = accept | fallback
