@@ -685,15 +685,15 @@ class ClosedFormQLogEI(_ClosedFormMC):
         sd = variance.sqrt()
         z = self._base_samples(X).reshape(-1)
         obj = (mean + sd * z.unsqueeze(-1)).unsqueeze(-1)  # S x b x 1, as BoTorch's samples
-        with torch.no_grad():
-            li = acq._sample_forward(obj)
-            value = acq._sample_reduction(acq._q_reduction(li))
+        reduced = _log_ei_reduction(acq, obj, with_grad)
+        if reduced is None:
+            return None
+        value, dY = reduced
         if not with_grad:
             return value, None
-        weights = torch.softmax(li.squeeze(-1), dim=0)  # the log-mean-exp's, S x b
-        slope = _log_fatplus_slope(obj.squeeze(-1), acq.best_f, acq.tau_relu)
-        d_mean = (weights * slope).sum(0)
-        d_variance = (weights * slope * z.unsqueeze(-1)).sum(0) / (2 * sd)
+        dY = dY.squeeze(-1)  # S x b
+        d_mean = dY.sum(0)
+        d_variance = (dY * z.unsqueeze(-1)).sum(0) / (2 * sd)
         return value, gp.input_grad(gp.moments_grad(U, r, v, d_mean, d_variance)).reshape(X.shape)
 
     def _pending(self, X: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
@@ -745,18 +745,14 @@ class ClosedFormQLogEI(_ClosedFormMC):
             return None
         z = self._base_samples(X)  # S x q'
         Y = mean + torch.einsum("bjk,sk->sbj", R, z)  # S x b x q', as BoTorch's samples
-        with torch.no_grad():
-            li = acq._sample_forward(Y)
-            best = acq._q_reduction(li)  # S x b
-            value = acq._sample_reduction(best)
+        reduced = _log_ei_reduction(acq, Y, with_grad)
+        if reduced is None:  # an improvement of 0 in some sample: BoTorch's reduction
+            with torch.no_grad():
+                value = acq._sample_reduction(acq._q_reduction(acq._sample_forward(Y)))
+            return None if with_grad else (value, None)
+        value, dY = reduced
         if not with_grad:
             return value, None
-        if not bool(torch.isfinite(li).all()):
-            return None
-        reduction = acq._q_reduction.keywords
-        dY = torch.softmax(best, dim=0).unsqueeze(-1) \
-            * _fatmax_grad(li, reduction.get("tau", TAU), reduction.get("alpha", ALPHA)) \
-            * _log_fatplus_slope(Y, acq.best_f, acq.tau_relu)
         d_mean = dY.sum(0)  # b x q'
         d_cov = _cholesky_grad(R, torch.einsum("sbj,sk->bjk", dY, z))
         if gp.y_std is not None:
@@ -869,22 +865,58 @@ class ClosedFormQLogNEI(_ClosedFormMC):
         return value, gp.input_grad(grad).reshape(X.shape)
 
 
-def _fatmax_grad(x: Tensor, tau: float, alpha: float) -> Tensor:
-    """The gradient of BoTorch's ``fatmax(x, dim=-1, tau, alpha)`` (finite ``x``), as autograd
-    takes it: ``M + tau log sum_j p((M - x_j) / tau)`` with ``M = max_j x_j`` and ``p`` BoTorch's
-    ``_pareto``; the part through ``M`` goes to the maximal entries, shared evenly."""
+def _log_ei_reduction(acq: torch.nn.Module, Y: Tensor,
+                      with_grad: bool) -> tuple[Tensor, Tensor | None] | None:
+    """BoTorch's qLogEI reduction of the samples ``Y`` (``S x b x q'``), operation for
+    operation as ``acq`` computes it (log fat-plus of the improvement, the fat max over the
+    points, the log-mean-exp over the samples; so the same numbers), sharing its terms with the
+    gradient: the values (``b``) and, ``with_grad``, ``dvalue/dY``. None where an improvement's
+    log is not finite (BoTorch's reduction handles infinities; its gradient there is not taken
+    here)."""
+    tau, keywords = acq.tau_relu, acq._q_reduction.keywords
+    tau_max, alpha = keywords.get("tau", TAU), keywords.get("alpha", ALPHA)
+    u = (Y - acq.best_f.unsqueeze(-1).to(Y)) / tau
+    softplus = torch.nn.functional.softplus(u)
+    cauchy = 1 / (1 + u.square())
+    li = (tau * (softplus + 1e-1 * cauchy)).log()  # S x b x q'
+    if not bool(torch.isfinite(li).all()):
+        return None
+    if li.shape[-1] == 1:  # the fat max of one point is the point (M + tau_max log 1)
+        best, d_li = li.squeeze(-1), None
+    else:
+        best, d_li = _fatmax(li, tau_max, alpha, with_grad)
+    # the log-mean-exp over the samples
+    top = best.amax(dim=(0,), keepdim=True)
+    value = (top + torch.logsumexp(best - top, dim=(0,), keepdim=True)).sum(dim=(0,)) \
+        - math.log(best.shape[0])
+    if not with_grad:
+        return value, None
+    slope = (softplus_slope(u) - 0.2 * u * cauchy.square()) / (softplus + 1e-1 * cauchy) / tau
+    dY = torch.softmax(best, dim=0).unsqueeze(-1) * slope
+    return value, dY if d_li is None else dY * d_li
+
+
+def _fatmax(x: Tensor, tau: float, alpha: float,
+            with_grad: bool) -> tuple[Tensor, Tensor | None]:
+    """BoTorch's ``fatmax(x, dim=-1, tau, alpha)`` of finite ``x``, operation for operation:
+    ``M + tau log sum_j p((M - x_j) / tau)`` with ``M = max_j x_j`` and ``p`` BoTorch's
+    ``_pareto``; and, ``with_grad``, its gradient as autograd takes it (the part through ``M``
+    goes to the maximal entries, shared evenly)."""
+    M = x.amax(-1, keepdim=True)
+    t = -(x - M) / tau
     a = alpha / 2
     beta1 = 2 * a
     beta0 = a * beta1
-    M = x.amax(-1, keepdim=True)
-    t = (M - x) / tau
     den = beta0 + beta1 * t + t.square()
     p = (beta0 / den).pow(a)
-    dp = -a * p * (beta1 + 2 * t) / den  # dp/dt
     total = p.sum(-1, keepdim=True)
+    value = (M + tau * total.log()).sum(-1)
+    if not with_grad:
+        return value, None
+    dp = -a * p * (beta1 + 2 * t) / den  # dp/dt
     at_max = (x == M).to(x)
-    return -dp / total + at_max / at_max.sum(-1, keepdim=True) * (1 + dp.sum(-1, keepdim=True)
-                                                                   / total)
+    return value, -dp / total + at_max / at_max.sum(-1, keepdim=True) \
+        * (1 + dp.sum(-1, keepdim=True) / total)
 
 
 def _cholesky_grad(R: Tensor, dR: Tensor) -> Tensor:
