@@ -365,7 +365,7 @@ def test_refit_warm_and_scratch(monkeypatch):
     again = minimize(quadratic, SPACE, **kw)
     assert warm.params == again.params
     fits = [p["fit"] for p in warm.proposals[3:]]
-    assert fits[0] == "scratch" and "warm" in fits
+    assert fits[0] == "scratch" and all(f.startswith("both:") for f in fits[1:])  # every step
     assert "closed_form" in {p["fitted_by"] for p in warm.proposals[3:]}
     scratch = minimize(quadratic, SPACE, refit="scratch", closed_form_fit=False, **kw)
     assert [p["fit"] for p in scratch.proposals[3:]] == ["scratch"] * 4
