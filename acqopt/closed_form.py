@@ -842,14 +842,14 @@ class ClosedFormQLogNEI(_ClosedFormMC):
             return None
         sd = rest.sqrt()
         Y = (mean + e @ c.T + z * sd).unsqueeze(-1)  # S x b x 1, as BoTorch's samples
-        with torch.no_grad():
-            li = acq._sample_forward(Y)
-            value = acq._sample_reduction(acq._q_reduction(li))
+        # the improvement of each sample is over that sample's best baseline value
+        reduced = _log_ei_reduction(acq, Y, with_grad, best_f=acq.compute_best_f(Y))
+        if reduced is None:
+            return None
+        value, dY = reduced
         if not with_grad:
             return value, None
-        best_f = acq.compute_best_f(Y).reshape(-1, 1)  # S x 1: each sample's best baseline
-        dY = torch.softmax(li.squeeze(-1), dim=0) \
-            * _log_fatplus_slope(Y.squeeze(-1), best_f, acq.tau_relu)  # S x b
+        dY = dY.squeeze(-1)  # S x b
         d_sd = (dY * z).sum(0)
         d_variance = d_sd / (2 * sd)
         d_c = dY.T @ e - 2.0 * d_variance[:, None] * c  # b x m
@@ -865,17 +865,18 @@ class ClosedFormQLogNEI(_ClosedFormMC):
         return value, gp.input_grad(grad).reshape(X.shape)
 
 
-def _log_ei_reduction(acq: torch.nn.Module, Y: Tensor,
-                      with_grad: bool) -> tuple[Tensor, Tensor | None] | None:
-    """BoTorch's qLogEI reduction of the samples ``Y`` (``S x b x q'``), operation for
-    operation as ``acq`` computes it (log fat-plus of the improvement, the fat max over the
-    points, the log-mean-exp over the samples; so the same numbers), sharing its terms with the
-    gradient: the values (``b``) and, ``with_grad``, ``dvalue/dY``. None where an improvement's
-    log is not finite (BoTorch's reduction handles infinities; its gradient there is not taken
-    here)."""
+def _log_ei_reduction(acq: torch.nn.Module, Y: Tensor, with_grad: bool,
+                      best_f: Tensor | None = None) -> tuple[Tensor, Tensor | None] | None:
+    """BoTorch's qLogEI (or qLogNEI) reduction of the samples ``Y`` (``S x b x q'``),
+    operation for operation as ``acq`` computes it (log fat-plus of the improvement over
+    ``best_f``, ``acq.best_f`` by default; the fat max over the points; the log-mean-exp over
+    the samples: so the same numbers), sharing its terms with the gradient: the values (``b``)
+    and, ``with_grad``, ``dvalue/dY``. None where an improvement's log is not finite
+    (BoTorch's reduction handles infinities; its gradient there is not taken here)."""
     tau, keywords = acq.tau_relu, acq._q_reduction.keywords
     tau_max, alpha = keywords.get("tau", TAU), keywords.get("alpha", ALPHA)
-    u = (Y - acq.best_f.unsqueeze(-1).to(Y)) / tau
+    best_f = acq.best_f if best_f is None else best_f
+    u = (Y - best_f.unsqueeze(-1).to(Y)) / tau
     softplus = torch.nn.functional.softplus(u)
     cauchy = 1 / (1 + u.square())
     li = (tau * (softplus + 1e-1 * cauchy)).log()  # S x b x q'
@@ -927,14 +928,6 @@ def _cholesky_grad(R: Tensor, dR: Tensor) -> Tensor:
     g = 0.5 * (g + g.tril(-1).transpose(-1, -2))
     g = torch.linalg.solve_triangular(R.transpose(-1, -2), g, upper=True, left=True)
     return torch.linalg.solve_triangular(R, g, upper=False, left=False)
-
-
-def _log_fatplus_slope(Y: Tensor, best_f: Tensor, tau: float) -> Tensor:
-    """The derivative of BoTorch's log fat-plus improvement ``log fatplus(Y - best_f)`` (at
-    temperature ``tau``) with respect to the samples ``Y``."""
-    u = (Y - best_f.to(Y)) / tau
-    return (softplus_slope(u) - 0.2 * u / (1 + u * u) ** 2) \
-        / (torch.nn.functional.softplus(u) + 0.1 / (1 + u * u)) / tau
 
 
 def _pair_grad(gp: ClosedFormGP, U: Tensor, V: Tensor, r: Tensor, weights: Tensor) -> Tensor:
