@@ -747,9 +747,10 @@ class ClosedFormQLogEI(_ClosedFormMC):
         Y = mean + torch.einsum("bjk,sk->sbj", R, z)  # S x b x q', as BoTorch's samples
         reduced = _log_ei_reduction(acq, Y, with_grad)
         if reduced is None:  # an improvement of 0 in some sample: BoTorch's reduction
+            if with_grad:
+                return None
             with torch.no_grad():
-                value = acq._sample_reduction(acq._q_reduction(acq._sample_forward(Y)))
-            return None if with_grad else (value, None)
+                return acq._sample_reduction(acq._q_reduction(acq._sample_forward(Y))), None
         value, dY = reduced
         if not with_grad:
             return value, None
@@ -879,7 +880,8 @@ def _log_ei_reduction(acq: torch.nn.Module, Y: Tensor, with_grad: bool,
     u = (Y - best_f.unsqueeze(-1).to(Y)) / tau
     softplus = torch.nn.functional.softplus(u)
     cauchy = 1 / (1 + u.square())
-    li = (tau * (softplus + 1e-1 * cauchy)).log()  # S x b x q'
+    fat = softplus + 1e-1 * cauchy  # fatplus(u): the improvement's fat-plus over tau
+    li = (tau * fat).log()  # S x b x q'
     if not bool(torch.isfinite(li).all()):
         return None
     if li.shape[-1] == 1:  # the fat max of one point is the point (M + tau_max log 1)
@@ -892,7 +894,7 @@ def _log_ei_reduction(acq: torch.nn.Module, Y: Tensor, with_grad: bool,
         - math.log(best.shape[0])
     if not with_grad:
         return value, None
-    slope = (softplus_slope(u) - 0.2 * u * cauchy.square()) / (softplus + 1e-1 * cauchy) / tau
+    slope = (softplus_slope(u) - 0.2 * u * cauchy.square()) / fat / tau
     dY = torch.softmax(best, dim=0).unsqueeze(-1) * slope
     return value, dY if d_li is None else dY * d_li
 
