@@ -343,29 +343,29 @@ def test_the_fit_goes_through_gpytorch_where_the_closed_form_does_not_answer(mon
 
 
 def test_refit_warm_and_scratch(monkeypatch):
-    """refit="warm" warm-starts (and fits from scratch as well when the data has doubled or
-    grown by SCRATCH_EVERY points since the last such fit), is deterministic, and resumes as
-    the uninterrupted run;
-    refit="scratch" fits from scratch every step; anything else is a ValueError."""
+    """refit="warm" warm-starts, and fits from scratch as well once the data has grown by a gap
+    since the last such fit: the gap doubles after a fit from scratch that did not beat the
+    warm one by WIN, and is 1 after one that did; it is deterministic and resumes as the
+    uninterrupted run; refit="scratch" fits from scratch every step; anything else is a
+    ValueError."""
     import acqopt.bo.loop as loop
 
     kw = dict(n_init=3, n_iter=4, budget=300, seed=1, progress=False)
     monkeypatch.setattr(loop, "DEGRADED", math.inf)  # only the schedule fits from scratch
-    monkeypatch.setattr(loop, "SCRATCH_EVERY", 100)
-    doubling = minimize(quadratic, SPACE, **kw)
-    assert [p["fit"] for p in doubling.proposals[3:]][:3] == ["scratch", "warm", "warm"]
-    assert doubling.proposals[6]["fit"].startswith("both:")  # 6 points: twice the first fit's
-    assert doubling.fit_state["scratch_n"] == 6 and doubling.fit_state["model"] is not None
-    monkeypatch.setattr(loop, "SCRATCH_EVERY", 2)  # 2 points since the last fit from scratch
-    every = [p["fit"] for p in minimize(quadratic, SPACE, **kw).proposals[3:]]
-    assert every[:2] == ["scratch", "warm"] and every[2].startswith("both:") \
-        and every[3] == "warm"
+    monkeypatch.setattr(loop, "WIN", math.inf)  # the fit from scratch never wins: gaps 1, 2, 4
+    backoff = minimize(quadratic, SPACE, **{**kw, "n_iter": 8})
+    fits = [p["fit"].partition(":")[0] for p in backoff.proposals[3:]]
+    assert fits == ["scratch", "both", "warm", "both", "warm", "warm", "warm", "both"]  # n = 3..10
+    assert backoff.fit_state["scratch_n"] == 10 and backoff.fit_state["gap"] == 8
+    monkeypatch.setattr(loop, "WIN", -math.inf)  # it always wins: the gap stays 1
+    always = minimize(quadratic, SPACE, **kw)
+    assert [p["fit"].partition(":")[0] for p in always.proposals[3:]] == ["scratch"] + ["both"] * 3
     monkeypatch.undo()
     warm = minimize(quadratic, SPACE, **kw)  # the conftest fixture checks the global RNG
     again = minimize(quadratic, SPACE, **kw)
     assert warm.params == again.params
     fits = [p["fit"] for p in warm.proposals[3:]]
-    assert fits[0] == "scratch" and all(f.startswith("both:") for f in fits[1:])  # every step
+    assert fits[0] == "scratch" and fits[1].startswith("both:")
     assert "closed_form" in {p["fitted_by"] for p in warm.proposals[3:]}
     scratch = minimize(quadratic, SPACE, refit="scratch", closed_form_fit=False, **kw)
     assert [p["fit"] for p in scratch.proposals[3:]] == ["scratch"] * 4
