@@ -357,6 +357,7 @@ def test_refit_warm_and_scratch(monkeypatch):
     fits = [p["fit"].partition(":")[0] for p in backoff.proposals[3:]]
     assert fits == ["scratch", "both", "warm", "both", "warm", "warm", "warm", "both"]  # n = 3..10
     assert backoff.fit_state["scratch_n"] == 10 and backoff.fit_state["gap"] == 8
+    assert [loop._first_gap(n) for n in (3, 64, 65, 600)] == [1, 1, 2, 10]  # 1/64 of the data
     monkeypatch.setattr(loop, "WIN", -math.inf)  # it always wins: the gap stays 1
     always = minimize(quadratic, SPACE, **kw)
     assert [p["fit"].partition(":")[0] for p in always.proposals[3:]] == ["scratch"] + ["both"] * 3

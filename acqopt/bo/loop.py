@@ -152,8 +152,9 @@ def minimize(
         refit: How each step fits the GP's hyperparameters. "warm" (default): from the
             previous step's (5-10x fewer likelihood evaluations) and also from GPyTorch's
             defaults, keeping the fit of higher likelihood, whenever the data has grown by a
-            gap since the last such fit (1 point; doubled after each fit from scratch that
-            did not beat the warm one by ``WIN`` nats per point, 1 again after one that did),
+            gap since the last such fit (``FIRST_GAP`` of the data, at least 1 point; doubled
+            after each fit from scratch that did not beat the warm one by ``WIN`` nats per
+            point, back to the first gap after one that did),
             or the warm fit's marginal log likelihood per point has fallen more
             than ``DEGRADED`` below the previous step's.
             "scratch": from the defaults at every step (BoTorch's tutorials' loop).
@@ -252,18 +253,25 @@ def _random_point(space: Space, seed: int) -> Tensor:
 
 REFITS = ("warm", "scratch")
 # refit="warm": a fit from scratch as well once the data has grown by the current gap since
-# the last one (the gap never exceeds the data then, so the data has at most doubled), or when the warm fit's marginal log likelihood per point is more
-# than DEGRADED nats below the previous step's (a surprising point, or a fit stuck where the
-# data no longer puts it). The gap starts at 1 point; it doubles after each fit from scratch
-# that did not beat the warm fit by more than WIN nats per point, and returns to 1 after one
-# that did. Warm fits alone stay in worse optima of the likelihood and the BO result leans
-# worse: with a fixed period of 5 points Rosenbrock-8D lost to BoTorch's loop (1/0/9,
-# p = 0.006, 10 seeds), with both fits at every step it did not (6/0/4, p = 0.85); but the fit
-# from scratch wins by more than WIN mostly while the data is small (Rosenbrock-8D, Hartmann-6
-# below about 45 points), rarely on digits (1-4 of 29 steps), where both fits at every step
-# cost 0.55x BoTorch's whole step (bo suite's refit profile; FINDINGS).
+# the last one, or when the warm fit's marginal log likelihood per point is more than DEGRADED
+# nats below the previous step's (a surprising point, or a fit stuck where the data no longer
+# puts it). The gap starts at FIRST_GAP of the data (at least 1 point); it doubles after each
+# fit from scratch that did not beat the warm fit by more than WIN nats per point, and starts
+# again after one that did. Warm fits alone stay in worse optima of the likelihood and the BO
+# result leans worse: with a fixed period of 5 points Rosenbrock-8D lost to BoTorch's loop
+# (1/0/9, p = 0.006, 10 seeds), with both fits at every step it did not (6/0/4, p = 0.85); but
+# the fit from scratch wins by more than WIN mostly while the data is small (Rosenbrock-8D,
+# Hartmann-6 below about 45 points), rarely on digits (1-4 of 29 steps), where both fits at
+# every step cost 0.55x BoTorch's whole step, and from 600 points (Hartmann-6, 4 seeds x 9
+# steps) never by even 1e-3: a new point changes the data by 1/n, so the first gap is a
+# fraction of it (bo suite's refit and large-n profiles; FINDINGS).
 DEGRADED = 0.1
 WIN = 0.01
+FIRST_GAP = 1 / 64
+
+
+def _first_gap(n: int) -> int:
+    return max(1, math.ceil(n * FIRST_GAP))
 
 
 class _Fits:
@@ -286,14 +294,14 @@ class _Fits:
 
         n, state = X.shape[0], self.history.fit_state
         if self.refit == "scratch" or state is None:
-            best, how, scratch_n, gap = one(None), "scratch", n, 1
+            best, how, scratch_n, gap = one(None), "scratch", n, _first_gap(n)
         else:
             best, how = one(state["model"]), "warm"
-            scratch_n, gap = state["scratch_n"], state.get("gap", 1)
+            scratch_n, gap = state["scratch_n"], state.get("gap", _first_gap(n))
             if n >= scratch_n + gap or best[1] < state["lml"] - DEGRADED:
                 scratch = one(None)
                 how = "both:scratch" if scratch[1] > best[1] else "both:warm"
-                gap = 1 if scratch[1] > best[1] + WIN else 2 * gap
+                gap = _first_gap(n) if scratch[1] > best[1] + WIN else 2 * gap
                 best, scratch_n = max(best, scratch, key=lambda fit: fit[1]), n
         self.history.fit_state = dict(model=best[0], lml=best[1], scratch_n=scratch_n, gap=gap)
         return best[0], how
