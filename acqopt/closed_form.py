@@ -138,7 +138,7 @@ class ClosedFormGP(torch.nn.Module):
             raise Unsupported("kernel")
         if isinstance(kernel, MaternKernel) and kernel.nu not in (1.5, 2.5):
             raise Unsupported("Matern smoothness")
-        self.input_transform = copy.deepcopy(transform) if transform is not None else None
+        self.input_transform = _Affine(transform) if transform is not None else None
         self.nu = kernel.nu if isinstance(kernel, MaternKernel) else None
         one = torch.ones((), dtype=X.dtype, device=X.device)
         self.register_buffer("lengthscale", kernel.lengthscale.detach().reshape(1, -1))
@@ -351,7 +351,7 @@ class ClosedFormKernelGP(torch.nn.Module):
         X, y, constant, noise, transform, outcome = _exact_gp(model,
                                                               (SingleTaskGP, MixedSingleTaskGP))
         self.kernel = compile_kernel(model.covar_module)
-        self.input_transform = copy.deepcopy(transform) if transform is not None else None
+        self.input_transform = _Affine(transform) if transform is not None else None
         self.register_buffer("train_inputs", X.detach())
         with torch.no_grad():
             self.register_buffer("prior_variance", self.kernel(X[:1], X[:1]).reshape(()))
@@ -421,6 +421,32 @@ def _exact_gp(model, types: tuple) -> tuple:
     if outcome is not None and type(outcome) is not Standardize:
         raise Unsupported("outcome transform")
     return X, y, constant, noise, transform, outcome
+
+
+class _Affine(torch.nn.Module):
+    """A model's ``Normalize`` input transform in eval mode, ``(X - offset) / coefficient`` on
+    its ``indices`` (all columns when None), as BoTorch computes it, without its per-call
+    checks and copies (0.2 ms a call, a quarter of a small closed-form evaluation)."""
+
+    def __init__(self, transform: Normalize) -> None:
+        super().__init__()
+        self.indices = getattr(transform, "indices", None)  # set only when given
+        if self.indices is not None and len(transform.batch_shape) > 0:
+            raise Unsupported("input transform (a batch of Normalize on some columns)")
+        self.d = transform._d
+        self.register_buffer("offset", transform.offset.detach().clone())
+        self.register_buffer("coefficient", transform.coefficient.detach().clone())
+
+    def forward(self, X: Tensor) -> Tensor:
+        if X.shape[-1] != self.d:
+            raise ValueError(f"X: expected {self.d} columns (the model's input transform's), "
+                             f"got {tuple(X.shape)}")
+        offset, coefficient = self.offset.to(X), self.coefficient.to(X)
+        if self.indices is None:
+            return (X - offset) / coefficient
+        Y = X.clone()
+        Y[..., self.indices] = (X[..., self.indices] - offset) / coefficient
+        return Y
 
 
 def _factorise(gp: torch.nn.Module, model, X: Tensor, y: Tensor, constant: Tensor, noise: Tensor,
