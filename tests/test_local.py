@@ -280,3 +280,22 @@ def test_trailing_waits_for_the_later_starts():
 def test_trailing_must_be_a_fraction(trailing):
     with pytest.raises(ValueError, match="trailing: expected a fraction in"):
         ProjectedLBFGS(trailing=trailing)
+
+
+def test_lbfgs_iterations_grow_with_the_variables_searched(monkeypatch):
+    """max_iter None: BoTorch's 200 up to 80 variables (q x d), 2.5 per variable beyond; an
+    explicit max_iter (BoTorch's options={"maxiter": ...}) is kept; bad ones are refused."""
+    import acqopt.local.searches as searches
+
+    assert [searches.default_max_iter(v) for v in (1, 80, 81, 160)] == [200, 200, 203, 400]
+    seen = []
+    monkeypatch.setattr(searches, "descend", lambda *args, **kw: seen.append(args[5]))
+    bounds = torch.stack([torch.zeros(20), torch.ones(20)]).double()
+    for q, local in ((1, ProjectedLBFGS()), (8, ProjectedLBFGS()),
+                     (8, ProjectedLBFGS(max_iter=7))):
+        problem = Problem(CountingAcquisition(Negated(rosenbrock)), bounds, q=q)
+        g = torch.Generator().manual_seed(0)
+        local.refine(problem, torch.rand(2, q, 20, dtype=torch.float64, generator=g))
+    assert seen == [200, 400, 7]
+    with pytest.raises(ValueError, match="max_iter"):
+        ProjectedLBFGS(max_iter=-1)
