@@ -345,7 +345,8 @@ def test_the_fit_goes_through_gpytorch_where_the_closed_form_does_not_answer(mon
 def test_refit_warm_and_scratch(monkeypatch):
     """refit="warm" warm-starts, and fits from scratch as well once the data has grown by a gap
     since the last such fit: the gap doubles after a fit from scratch that did not beat the
-    warm one by WIN, and is 1 after one that did; it is deterministic and resumes as the
+    warm one by WIN, and is the first gap (1/64 of the data, at least 1) after one that did,
+    or at the start; it is deterministic and resumes as the
     uninterrupted run; refit="scratch" fits from scratch every step; anything else is a
     ValueError."""
     import acqopt.bo.loop as loop

@@ -154,9 +154,8 @@ def minimize(
             defaults, keeping the fit of higher likelihood, whenever the data has grown by a
             gap since the last such fit (``FIRST_GAP`` of the data, at least 1 point; doubled
             after each fit from scratch that did not beat the warm one by ``WIN`` nats per
-            point, back to the first gap after one that did),
-            or the warm fit's marginal log likelihood per point has fallen more
-            than ``DEGRADED`` below the previous step's.
+            point, back to the first gap after one that did), or the warm fit's marginal log
+            likelihood per point has fallen more than ``DEGRADED`` below the previous step's.
             "scratch": from the defaults at every step (BoTorch's tutorials' loop).
             Ax's ``warm_start_refit`` does the same as "warm" without the checks.
         closed_form_fit: Evaluate the marginal likelihood during fits in closed form (the
