@@ -188,15 +188,7 @@ class ClosedFormGP(torch.nn.Module):
         """A gradient with respect to :meth:`scaled`'s points (``m x d``) taken back to the
         points it was given, by the same operations as autograd's backward pass."""
         G = G / self.lengthscale
-        transform = self.input_transform
-        if transform is None:
-            return G
-        indices = getattr(transform, "indices", None)
-        if indices is None:
-            return G / transform.coefficient
-        G = G.clone()
-        G[..., indices] = G[..., indices] / transform.coefficient
-        return G
+        return G if self.input_transform is None else self.input_transform.pullback(G)
 
     def moments(self, U: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Posterior mean and variance (``m``) at scaled points ``U`` (``m x d``), in the
@@ -447,6 +439,15 @@ class _Affine(torch.nn.Module):
         Y = X.clone()
         Y[..., self.indices] = (X[..., self.indices] - offset) / coefficient
         return Y
+
+    def pullback(self, G: Tensor) -> Tensor:
+        """A gradient with respect to the transformed points taken back to the points given,
+        as autograd's backward pass through :meth:`forward` computes it."""
+        if self.indices is None:
+            return G / self.coefficient
+        G = G.clone()
+        G[..., self.indices] = G[..., self.indices] / self.coefficient
+        return G
 
 
 def _factorise(gp: torch.nn.Module, model, X: Tensor, y: Tensor, constant: Tensor, noise: Tensor,
