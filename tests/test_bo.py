@@ -288,14 +288,12 @@ def test_the_closed_form_likelihood_and_gradient_are_gpytorchs(n, boxed):
             assert x.shape == y.shape and torch.allclose(x, y, rtol=1e-9, atol=1e-13), name
 
 
-def test_a_closed_form_fit_reaches_gpytorchs_fit(monkeypatch):
-    """From scratch and warm-started (to scipy's default tolerance), the closed-form fit ends
-    at GPyTorch's marginal likelihood (to 1e-6 per point) and says which fitted."""
-    import acqopt.bo.model as model_module
+def test_a_closed_form_fit_reaches_gpytorchs_fit():
+    """From scratch and warm-started, the closed-form fit ends at GPyTorch's marginal
+    likelihood (to 1e-6 per point) and says which fitted."""
     from acqopt.bo import fit_gp
     from acqopt.bo.model import log_marginal_likelihood
 
-    monkeypatch.setattr(model_module, "WARM_FTOL", SCIPY_FTOL)
     U, Y = _likelihood_data(25)
     fits = {}
     for closed_form in (True, False):
@@ -307,40 +305,6 @@ def test_a_closed_form_fit_reaches_gpytorchs_fit(monkeypatch):
         assert ours.fitted_by == "closed_form" and theirs.fitted_by == "gpytorch"
         assert log_marginal_likelihood(ours) == pytest.approx(log_marginal_likelihood(theirs),
                                                               abs=1e-6)
-
-
-SCIPY_FTOL = 2.220446049250313e-09  # scipy L-BFGS-B's default (factr 1e7 times eps)
-
-
-@pytest.mark.parametrize("closed_form", [True, False])
-def test_a_warm_fit_stops_at_its_looser_tolerance(monkeypatch, closed_form):
-    """A warm-started fit stops at WARM_FTOL: fewer likelihood evaluations than the same fit
-    to scipy's default tolerance, and a likelihood within the loop's WIN of it."""
-    from gpytorch.mlls import ExactMarginalLogLikelihood
-
-    import acqopt.bo.model as model_module
-    from acqopt.bo import fit_gp
-    from acqopt.bo.loop import WIN
-    from acqopt.bo.model import log_marginal_likelihood
-
-    calls = []
-    forward = ExactMarginalLogLikelihood.forward
-    monkeypatch.setattr(ExactMarginalLogLikelihood, "forward",
-                        lambda self, *a, **k: calls.append(1) or forward(self, *a, **k))
-    original = model_module.ClosedFormMLL.closure
-    monkeypatch.setattr(model_module.ClosedFormMLL, "closure",
-                        lambda self, **k: calls.append(1) or original(self, **k))
-    U, Y = _likelihood_data(40, d=4, seed=3)
-    first = fit_gp(U[:30], Y[:30], closed_form=closed_form)
-    fits = {}
-    for ftol in (SCIPY_FTOL, model_module.WARM_FTOL):
-        monkeypatch.setattr(model_module, "WARM_FTOL", ftol)
-        calls.clear()
-        model = fit_gp(U, Y, warm_start=first, closed_form=closed_form)
-        fits[ftol] = (len(calls), log_marginal_likelihood(model))
-    (tight_calls, tight), (loose_calls, loose) = fits.values()
-    assert loose_calls < tight_calls
-    assert loose == pytest.approx(tight, abs=WIN)
 
 
 def test_the_fit_goes_through_gpytorch_where_the_closed_form_does_not_answer(monkeypatch):

@@ -25,15 +25,6 @@ from acqopt.closed_form import agrees, correlation, radial_slope, softplus_slope
 
 ACQUISITIONS = ("ei", "logei")
 
-# scipy L-BFGS-B's ``ftol`` for a fit warm-started from another model (scipy's default, which
-# BoTorch's fit keeps, is 2.2e-9): it stops once an iteration lowers the loss, the negative
-# marginal log likelihood per point, by less than this (relative). Measured in the BO loop
-# (digits and Hartmann-6, 2 seeds, 30 steps; each warm fit made both ways from the same start):
-# 49% and 37% fewer likelihood evaluations, 40% and 28% less fit time, the fit's likelihood
-# lower by 5e-5 and 1.3e-5 nats per point at the median and 2.7e-3 and 6.5e-3 at the worst (1e-6
-# lost up to 0.05: more than the loop's WIN, 0.01, by which a fit from scratch counts as better).
-WARM_FTOL = 1e-7
-
 
 def fit_gp(train_X: Tensor, train_Y: Tensor, bounds: Tensor | None = None,
            cat_dims: Sequence[int] = (), *, warm_start: Model | None = None,
@@ -53,9 +44,7 @@ def fit_gp(train_X: Tensor, train_Y: Tensor, bounds: Tensor | None = None,
             other data, e.g. the previous BO step's): the fit starts from its hyperparameters
             instead of GPyTorch's defaults, as Ax's ``warm_start_refit`` does. On a BO loop's
             next step that takes 5-10x fewer marginal-likelihood evaluations to a fit of
-            about the same likelihood (see :func:`acqopt.bo.minimize`'s ``refit``); it stops
-            at a relative decrease per iteration of ``WARM_FTOL`` (1e-7) instead of scipy's
-            2.2e-9.
+            about the same likelihood (see :func:`acqopt.bo.minimize`'s ``refit``).
         closed_form: Compute the marginal likelihood and its gradient in closed form
             (:class:`ClosedFormMLL`, checked against GPyTorch's at the fit's start; the same
             objective, optimiser and retries as BoTorch's ``fit_gpytorch_mll``, 2-3x less time
@@ -89,12 +78,10 @@ def fit_gp(train_X: Tensor, train_Y: Tensor, bounds: Tensor | None = None,
         _copy_hyperparameters(warm_start, model)
     mll = ClosedFormMLL.if_it_agrees(model) if closed_form and not cat_dims else None
     model.fitted_by = "gpytorch" if mll is None else "closed_form"
-    options = None if warm_start is None else {"options": {"ftol": WARM_FTOL}}
     if mll is None:
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model),
-                         optimizer_kwargs=options)
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     else:
-        fit_gpytorch_mll(mll, closure=mll.closure, optimizer_kwargs=options)
+        fit_gpytorch_mll(mll, closure=mll.closure)
     return model.eval()
 
 
