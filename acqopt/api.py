@@ -9,6 +9,7 @@ sequential, mixed, one-shot) derives from it with ``dataclasses.replace``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -38,7 +39,7 @@ from acqopt.constraints import (
     normalize_fixed_features,
     parse_constraints,
 )
-from acqopt.counting import CountingAcquisition
+from acqopt.counting import CountingAcquisition, sequential_session
 from acqopt.domain import normalize_grid
 from acqopt.registry import lookup, names
 
@@ -697,19 +698,23 @@ def _sequential(optimizer: BaseOptimizer, inputs: OptimizeAcqfInputs):
     chosen: list[Tensor] = []
     values: list[Tensor] = []
     base = [getattr(acq, "X_pending", None) for acq in acqs]
+    # One acquisition for every step: the closed form checked at the first answers the others.
+    session = sequential_session(acqs[0]) if sequence is None else contextlib.nullcontext()
     try:
-        for i, acq in enumerate(acqs):
-            if chosen:
-                pending = torch.cat(chosen)
-                acq.set_X_pending(pending if base[i] is None else torch.cat([base[i], pending]))
-            warm = None if initial is None else initial[:, i:i + 1]
-            result = optimize_with_fixed_features(
-                optimizer, dataclasses.replace(step, acq_function=acq,
-                                               batch_initial_conditions=warm))
-            X, value = _post_process(inputs.post_processing_func, acq, result.candidates,
-                                     result.acq_value)
-            chosen.append(X)
-            values.append(value)
+        with session:
+            for i, acq in enumerate(acqs):
+                if chosen:
+                    pending = torch.cat(chosen)
+                    acq.set_X_pending(pending if base[i] is None
+                                      else torch.cat([base[i], pending]))
+                warm = None if initial is None else initial[:, i:i + 1]
+                result = optimize_with_fixed_features(
+                    optimizer, dataclasses.replace(step, acq_function=acq,
+                                                   batch_initial_conditions=warm))
+                X, value = _post_process(inputs.post_processing_func, acq, result.candidates,
+                                         result.acq_value)
+                chosen.append(X)
+                values.append(value)
     finally:
         for acq, pending in zip(acqs, base):
             acq.set_X_pending(pending)

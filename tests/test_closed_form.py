@@ -1,6 +1,8 @@
 """The closed-form evaluator: the same values and gradients as BoTorch on every supported
 model, transform and acquisition; BoTorch's path for everything else."""
 
+import contextlib
+
 import pytest
 import torch
 from botorch.acquisition import (
@@ -525,3 +527,70 @@ def test_the_subset_check_is_made_only_where_the_full_check_would_be_costly():
     with torch.no_grad():
         acq(torch.rand(2, 1, D, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
     assert on_training_subset(acq, CHECK_TRAIN) is None
+
+
+def _sequential_run(monkeypatch, session: bool, sequence: bool = False):
+    """A sequential qLogEI selection of 3 through acqopt.optimize_acqf; the candidates and the
+    number of times BoTorch's own forward answered (the checks)."""
+    import acqopt.api as api
+
+    model, best = make_model()
+    acq = qLogExpectedImprovement(model, best, sampler=SobolQMCNormalSampler(torch.Size([64]),
+                                                                             seed=3))
+    botorch_calls = []
+    forward = qLogExpectedImprovement.forward
+    monkeypatch.setattr(qLogExpectedImprovement, "forward",
+                        lambda self, X: botorch_calls.append(self) or forward(self, X))
+    if not session:
+        monkeypatch.setattr(api, "sequential_session", lambda acq: contextlib.nullcontext())
+    bounds = torch.tensor([[2.0] * D, [5.0] * D], dtype=torch.float64)
+    kwargs = dict(acq_function_sequence=[acq] * 3) if sequence else {}
+    X, _ = acqopt.optimize_acqf(acq, bounds, 3, 4, 64, sequential=True, generator=0, **kwargs)
+    return X, [a for a in botorch_calls if a is acq]
+
+
+def test_a_sequential_selection_checks_the_closed_form_once(monkeypatch):
+    """The closed form that passed the first step's check answers the later steps without
+    BoTorch's answer (only the pending points change): the same candidates, bit for bit, as
+    with a check at every step, one call of BoTorch's forward instead of three; the session
+    ends with the selection."""
+    from acqopt.counting import _SESSIONS
+
+    once, calls_once = _sequential_run(monkeypatch, session=True)
+    assert not _SESSIONS
+    monkeypatch.undo()
+    every, calls_every = _sequential_run(monkeypatch, session=False)
+    assert torch.equal(once, every)
+    assert len(calls_once) == 1 and len(calls_every) == 3
+
+
+def test_a_sequence_of_acquisitions_is_checked_at_every_step(monkeypatch):
+    """With acq_function_sequence (one acquisition a step, here the same object thrice) no
+    session is opened: every step is checked."""
+    _, calls = _sequential_run(monkeypatch, session=True, sequence=True)
+    assert len(calls) == 3
+
+
+def test_a_session_hands_the_checked_closed_form_only_to_its_own_acquisition():
+    """Inside a session, a counter on its acquisition takes the closed form the first one
+    checked (evaluator "closed-form" before any call); a counter on another acquisition, or
+    after the session, checks again; a disagreeing check stores nothing."""
+    from acqopt.counting import _SESSIONS, CountingAcquisition, sequential_session
+
+    model, best = make_model()
+    acq, other = (qLogExpectedImprovement(model, best, sampler=SobolQMCNormalSampler(
+        torch.Size([64]), seed=seed)) for seed in (1, 2))
+    X = 2.0 + 3.0 * torch.rand(40, 1, D, generator=torch.Generator().manual_seed(0),
+                               dtype=torch.float64)
+    with sequential_session(acq):
+        first = CountingAcquisition(acq, fast=True)
+        assert first.evaluator == "botorch (checking)"
+        first(X)
+        assert first.evaluator == "closed-form"
+        acq.set_X_pending(X[0])
+        later = CountingAcquisition(acq, fast=True)
+        assert later.evaluator == "closed-form" and later.acq_function is first.acq_function
+        assert torch.equal(later.acq_function.acquisition.X_pending, acq.X_pending)
+        assert CountingAcquisition(other, fast=True).evaluator == "botorch (checking)"
+    assert not _SESSIONS
+    assert CountingAcquisition(acq, fast=True).evaluator == "botorch (checking)"

@@ -182,6 +182,7 @@ def _optimise(acq, point: dict, method: str, seed: int) -> dict:
                 "evaluator": getattr(result, "info", {}).get("evaluator", "-")}
     # acqopt's drop-in, step by step so that its own counter's record can be read
     from acqopt.api import OptimizeAcqfInputs, optimize_with_fixed_features
+    from acqopt.counting import sequential_session
 
     inputs = OptimizeAcqfInputs(acq_function=acq, bounds=bounds, q=q, num_restarts=10,
                                 raw_samples=512, sequential=sequential, method=method,
@@ -192,14 +193,15 @@ def _optimise(acq, point: dict, method: str, seed: int) -> dict:
                                budget=None if budget is None else budget // steps)
     chosen, seconds, queries, evaluators = [], 0.0, 0, set()
     try:
-        for _ in range(steps):
-            if chosen:
-                acq.set_X_pending(torch.cat(chosen))
-            result = optimize_with_fixed_features(optimizer, step)
-            chosen.append(result.candidates)
-            seconds += result.info["acq_seconds"]
-            queries += result.counts.queries
-            evaluators.add(result.info["evaluator"])
+        with sequential_session(acq):  # as acqopt.api's sequential selection
+            for _ in range(steps):
+                if chosen:
+                    acq.set_X_pending(torch.cat(chosen))
+                result = optimize_with_fixed_features(optimizer, step)
+                chosen.append(result.candidates)
+                seconds += result.info["acq_seconds"]
+                queries += result.counts.queries
+                evaluators.add(result.info["evaluator"])
     finally:
         if steps > 1:
             acq.set_X_pending(None)
