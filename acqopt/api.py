@@ -698,7 +698,8 @@ def _sequential(optimizer: BaseOptimizer, inputs: OptimizeAcqfInputs):
     chosen: list[Tensor] = []
     values: list[Tensor] = []
     base = [getattr(acq, "X_pending", None) for acq in acqs]
-    # One acquisition for every step: the closed form checked at the first answers the others.
+    # One acquisition for every step: a closed form of qLogEI whose joint path (pending
+    # points) passed a step's check answers the later steps (counting.sequential_session).
     session = sequential_session(acqs[0]) if sequence is None else contextlib.nullcontext()
     try:
         with session:

@@ -102,6 +102,7 @@ class CountingAcquisition(AcquisitionFunction):
         if checked is not None:  # a later step of a sequential selection: no new check
             checked.set_X_pending(acq_function.X_pending)
             self.acq_function, self.evaluator, self._checking = checked, "closed-form", False
+            self.approximation_error = self._session.approximation_error
         # Above gpytorch.settings.max_cholesky_size training points BoTorch's answer is an
         # iterative approximation; then the closed form is checked against BoTorch's exact
         # answer, and this is the largest relative error of the approximate one at the check.
@@ -253,7 +254,7 @@ class CountingAcquisition(AcquisitionFunction):
             return
         self._checking = False
         if agreed:
-            self._use(candidate)
+            self._use(candidate, X)
         else:
             self.evaluator = "botorch (the closed form disagreed)"
 
@@ -266,24 +267,29 @@ class CountingAcquisition(AcquisitionFunction):
         with torch.no_grad():
             values = candidate(X.detach())
         if agrees(reference.detach(), values):
-            self._use(candidate)
+            self._use(candidate, X)
             return
         exact = _exact_reference(self.acq_function, X.detach())
         if exact is not None and agrees(exact, values):
             # BoTorch answered by its iterative approximation (more training points than
             # gpytorch.settings.max_cholesky_size); its exact answer is the closed form's
-            self._use(candidate)
             self.approximation_error = float(
                 ((reference.detach() - exact).abs() / exact.abs().clamp_min(1e-300)).max())
+            self._use(candidate, X)
         else:
             self.evaluator = "botorch (the closed form disagreed)"
 
-    def _use(self, candidate: torch.nn.Module) -> None:
-        """The closed form passed its check: it answers from now on (and, in a sequential
-        selection's session, the later steps' counters)."""
+    def _use(self, candidate: torch.nn.Module, X: Tensor) -> None:
+        """The closed form passed its check at ``X``: it answers from now on; in a sequential
+        selection's session, the later steps' counters too, once a check has run its joint
+        path (a q-batch or pending points: a first step of single points without pending ones
+        checks only its marginal path)."""
         self.acq_function, self.evaluator = candidate, "closed-form"
-        if self._session is not None and isinstance(candidate, ClosedFormQLogEI):
+        joint = isinstance(candidate, ClosedFormQLogEI) and (
+            X.shape[-2] > 1 or candidate.acquisition.X_pending is not None)
+        if self._session is not None and joint:
             self._session.checked = candidate
+            self._session.approximation_error = self.approximation_error
 
     def set_X_pending(self, X_pending: Tensor | None = None) -> None:
         self.acq_function.set_X_pending(X_pending)
@@ -297,7 +303,8 @@ class CountingAcquisition(AcquisitionFunction):
 
 @dataclass
 class _Session:
-    checked: torch.nn.Module | None = None  # the closed form that passed the first check
+    checked: torch.nn.Module | None = None  # the closed form that passed a joint check
+    approximation_error: float | None = None  # of BoTorch's answer at that check
 
 
 # The sequential selections in progress, by id of their acquisition (sequential_session).
@@ -306,14 +313,16 @@ _SESSIONS: dict[int, _Session] = {}
 
 @contextlib.contextmanager
 def sequential_session(acq_function: torch.nn.Module):
-    """Within it, a closed form of qLogEI (:class:`acqopt.closed_form.ClosedFormQLogEI`) that
-    passed the check of a :class:`CountingAcquisition` on ``acq_function`` answers every later
-    counter on ``acq_function`` without a new check, with ``acq_function``'s pending points:
-    the steps of a greedy sequential selection, between which only the pending points change.
-    A step's check costs BoTorch's answer at its first rows (about 10 ms at n = 300), and past
-    ``SUBSET_ABOVE`` training points the closed form's whole factorisation again; the pending
-    points are more inputs of the same model and acquisition, which one check already trusts
-    the closed form with (as for every later point of one maximisation)."""
+    """For one greedy sequential selection on ``acq_function``, between whose steps nothing
+    but its pending points changes (``acqopt.api``'s; the model and the acquisition must not
+    change inside it): a closed form of qLogEI (:class:`acqopt.closed_form.ClosedFormQLogEI`)
+    that passed a counter's check of its joint path (q-batch or pending points: the second
+    step's, after a first step of single points) answers every later counter on
+    ``acq_function`` without a new check, with ``acq_function``'s pending points. A step's
+    check costs BoTorch's answer at its first rows (about 10 ms at n = 300), and past
+    ``SUBSET_ABOVE`` training points the closed form's whole factorisation again; a later
+    step's pending points are more inputs of the path already checked, as every later point
+    of one maximisation is."""
     key = id(acq_function)
     if key in _SESSIONS:  # nested: the outer session holds
         yield

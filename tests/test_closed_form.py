@@ -529,10 +529,12 @@ def test_the_subset_check_is_made_only_where_the_full_check_would_be_costly():
     assert on_training_subset(acq, CHECK_TRAIN) is None
 
 
-def _sequential_run(monkeypatch, session: bool, sequence: bool = False):
-    """A sequential qLogEI selection of 3 through acqopt.optimize_acqf; the candidates and the
-    number of times BoTorch's own forward answered (the checks)."""
+def _sequential_run(monkeypatch, session: bool, sequence: bool = False, agree: bool = True):
+    """A sequential qLogEI selection of 4 through acqopt.optimize_acqf; the candidates, the
+    calls BoTorch's own forward answered, and each step's counter's evaluator when made
+    ("botorch (checking)": it checks)."""
     import acqopt.api as api
+    import acqopt.counting as counting
 
     model, best = make_model()
     acq = qLogExpectedImprovement(model, best, sampler=SobolQMCNormalSampler(torch.Size([64]),
@@ -543,38 +545,55 @@ def _sequential_run(monkeypatch, session: bool, sequence: bool = False):
                         lambda self, X: botorch_calls.append(self) or forward(self, X))
     if not session:
         monkeypatch.setattr(api, "sequential_session", lambda acq: contextlib.nullcontext())
+    if not agree:
+        monkeypatch.setattr(counting, "agrees", lambda reference, fast: False)
+    made = []
+    init = counting.CountingAcquisition.__init__
+
+    def record(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self.evaluator)
+    monkeypatch.setattr(counting.CountingAcquisition, "__init__", record)
     bounds = torch.tensor([[2.0] * D, [5.0] * D], dtype=torch.float64)
-    kwargs = dict(acq_function_sequence=[acq] * 3) if sequence else {}
-    X, _ = acqopt.optimize_acqf(acq, bounds, 3, 4, 64, sequential=True, generator=0, **kwargs)
-    return X, [a for a in botorch_calls if a is acq]
+    kwargs = dict(acq_function_sequence=[acq] * 4) if sequence else {}
+    X, _ = acqopt.optimize_acqf(acq, bounds, 4, 4, 64, sequential=True, generator=0, **kwargs)
+    return X, [a for a in botorch_calls if a is acq], made
 
 
-def test_a_sequential_selection_checks_the_closed_form_once(monkeypatch):
-    """The closed form that passed the first step's check answers the later steps without
+def test_a_sequential_selection_checks_the_closed_form_until_its_pending_path_passed(
+        monkeypatch):
+    """The first step (no pending points) checks the marginal path, the second the pending
+    points' joint path; the closed form that passed it answers the later steps without
     BoTorch's answer (only the pending points change): the same candidates, bit for bit, as
-    with a check at every step, one call of BoTorch's forward instead of three; the session
+    with a check at every step, two calls of BoTorch's forward instead of four; the session
     ends with the selection."""
     from acqopt.counting import _SESSIONS
 
-    once, calls_once = _sequential_run(monkeypatch, session=True)
+    once, calls_once, made_once = _sequential_run(monkeypatch, session=True)
     assert not _SESSIONS
     monkeypatch.undo()
-    every, calls_every = _sequential_run(monkeypatch, session=False)
+    every, calls_every, made_every = _sequential_run(monkeypatch, session=False)
     assert torch.equal(once, every)
-    assert len(calls_once) == 1 and len(calls_every) == 3
+    assert len(calls_once) == 2 and len(calls_every) == 4
+    assert made_once == ["botorch (checking)"] * 2 + ["closed-form"] * 2
+    assert made_every == ["botorch (checking)"] * 4
 
 
-def test_a_sequence_of_acquisitions_is_checked_at_every_step(monkeypatch):
-    """With acq_function_sequence (one acquisition a step, here the same object thrice) no
-    session is opened: every step is checked."""
-    _, calls = _sequential_run(monkeypatch, session=True, sequence=True)
-    assert len(calls) == 3
+@pytest.mark.parametrize("case", ["sequence", "disagreement"])
+def test_a_sequential_selection_checks_every_step_without_a_passed_check_to_reuse(monkeypatch,
+                                                                                  case):
+    """With acq_function_sequence (one acquisition a step, here the same object four times) no
+    session is opened, and a check that disagrees hands nothing on: every step is checked."""
+    _, _, made = _sequential_run(monkeypatch, session=True, sequence=case == "sequence",
+                                 agree=case != "disagreement")
+    assert made == ["botorch (checking)"] * 4
 
 
 def test_a_session_hands_the_checked_closed_form_only_to_its_own_acquisition():
-    """Inside a session, a counter on its acquisition takes the closed form the first one
-    checked (evaluator "closed-form" before any call); a counter on another acquisition, or
-    after the session, checks again; a disagreeing check stores nothing."""
+    """Inside a session, a check of single points without pending ones hands nothing on; once
+    a check with pending points passed, a counter on the same acquisition takes that closed
+    form (evaluator "closed-form" before any call, with the acquisition's pending points); a
+    counter on another acquisition, or after the session, checks again."""
     from acqopt.counting import _SESSIONS, CountingAcquisition, sequential_session
 
     model, best = make_model()
@@ -584,12 +603,16 @@ def test_a_session_hands_the_checked_closed_form_only_to_its_own_acquisition():
                                dtype=torch.float64)
     with sequential_session(acq):
         first = CountingAcquisition(acq, fast=True)
-        assert first.evaluator == "botorch (checking)"
         first(X)
         assert first.evaluator == "closed-form"
         acq.set_X_pending(X[0])
+        second = CountingAcquisition(acq, fast=True)
+        assert second.evaluator == "botorch (checking)"
+        second(X)
+        assert second.evaluator == "closed-form"
+        acq.set_X_pending(X[:2, 0])
         later = CountingAcquisition(acq, fast=True)
-        assert later.evaluator == "closed-form" and later.acq_function is first.acq_function
+        assert later.evaluator == "closed-form" and later.acq_function is second.acq_function
         assert torch.equal(later.acq_function.acquisition.X_pending, acq.X_pending)
         assert CountingAcquisition(other, fast=True).evaluator == "botorch (checking)"
     assert not _SESSIONS

@@ -13,9 +13,9 @@ minutes and is not what this measures).
 
 Methods, run one after the other on the same acquisition (the order alternating with the
 seed; with ``--workers 1`` in one process with nothing beside them, as the results are
-measured: two workers on the 2-core machine run a pair's methods in two processes side by side
-with other runs: the base point's lbfgs took 0.34x BoTorch's time so and 0.23x alone,
-sequential q = 4 and 8 0.42x and 0.35x so and 0.28x alone, medians of 3 seeds):
+measured: two workers on the 2-core machine ran a pair's methods in two processes, each beside
+another run, and the base point's lbfgs took 0.34x BoTorch's time that way against 0.21x alone,
+sequential q = 4 and 8 0.42x and 0.35x against 0.26x and 0.29x; medians of 3 seeds):
 ``botorch`` (``optimize_acqf`` 10 x 512), ``botorch-20x1024``, and acqopt's ``optimize_acqf``
 at 10 x 512 with ``method=NAME`` (``lbfgs`` by default). Each record
 splits the wall time into the acquisition's (forward and backward passes, timed inside the
