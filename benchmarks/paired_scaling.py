@@ -1,9 +1,10 @@
 """Paired timing of single scaling points: BoTorch 10x512 and acqopt's drop-in alternating in
 one process, each repeated and the faster of each run taken, on an idle machine.
 
-The scaling suite runs each method as its own task, once, two tasks at a time; its ratios move
-by up to a third between runs of the same code. This takes longer per point and says less
-about growth, but its ratios are the ones to quote for one point.
+The scaling suite runs each method as its own task, once; its ratios move by up to a third
+between runs of the same code (by more when run with two workers side by side). This takes
+longer per point and says less about growth, but its ratios are the ones to quote for one
+point.
 
     python -m benchmarks.paired_scaling [--seeds 3] [--repeats 2]
 """
