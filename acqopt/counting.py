@@ -97,16 +97,16 @@ class CountingAcquisition(AcquisitionFunction):
         self.acq_function = acq_function
         self._checking = fast and covered(acq_function)
         self.evaluator = "botorch (checking)" if self._checking else "botorch"
+        # Above gpytorch.settings.max_cholesky_size training points BoTorch's answer is an
+        # iterative approximation; then the closed form is checked against BoTorch's exact
+        # answer, and this is the largest relative error of the approximate one at the check.
+        self.approximation_error: float | None = None
         self._session = _SESSIONS.get(id(acq_function)) if self._checking else None
         checked = None if self._session is None else self._session.checked
         if checked is not None:  # a later step of a sequential selection: no new check
             checked.set_X_pending(acq_function.X_pending)
             self.acq_function, self.evaluator, self._checking = checked, "closed-form", False
             self.approximation_error = self._session.approximation_error
-        # Above gpytorch.settings.max_cholesky_size training points BoTorch's answer is an
-        # iterative approximation; then the closed form is checked against BoTorch's exact
-        # answer, and this is the largest relative error of the approximate one at the check.
-        self.approximation_error: float | None = None
         self.budget = budget
         self.queries = 0
         self.grad_queries = 0

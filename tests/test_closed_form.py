@@ -617,3 +617,35 @@ def test_a_session_hands_the_checked_closed_form_only_to_its_own_acquisition():
         assert CountingAcquisition(other, fast=True).evaluator == "botorch (checking)"
     assert not _SESSIONS
     assert CountingAcquisition(acq, fast=True).evaluator == "botorch (checking)"
+
+
+def test_a_handed_on_closed_form_carries_the_approximation_error_of_its_check(monkeypatch):
+    """Above gpytorch.settings.max_cholesky_size, the error of BoTorch's approximate answer at
+    the check that handed the closed form on is reported by the later steps' counters too."""
+    import gpytorch
+
+    from acqopt.counting import CountingAcquisition, sequential_session
+
+    original = qLogExpectedImprovement.forward
+
+    def forward(self, X):  # an iterative approximation, off by 1e-6 relative
+        value = original(self, X)
+        n = self.model.train_inputs[0].shape[-2] if isinstance(self.model, SingleTaskGP) else 0
+        if n > gpytorch.settings.max_cholesky_size.value():
+            value = value * (1 + 1e-6)
+        return value
+
+    monkeypatch.setattr(qLogExpectedImprovement, "forward", forward)
+    model, best = make_model(n=60)
+    acq = qLogExpectedImprovement(model, best, sampler=SobolQMCNormalSampler(torch.Size([64]),
+                                                                             seed=1))
+    X = 2.0 + 3.0 * torch.rand(40, 1, D, generator=torch.Generator().manual_seed(0),
+                               dtype=torch.float64)
+    with gpytorch.settings.max_cholesky_size(40), sequential_session(acq):
+        for pending in (None, X[0], X[:2, 0]):
+            acq.set_X_pending(pending)
+            counter = CountingAcquisition(acq, fast=True)
+            counter(X)
+            assert counter.evaluator == "closed-form"
+            assert counter.approximation_error == pytest.approx(1e-6, rel=1e-3)
+    acq.set_X_pending(None)
