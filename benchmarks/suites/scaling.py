@@ -154,7 +154,10 @@ def acquisition(point: dict, seed: int):
         return LogExpectedImprovement(model, best_f=best)
     if kind == "qlogei":
         return qLogExpectedImprovement(model, best_f=best, sampler=sampler)
-    return qLogNoisyExpectedImprovement(model, X_baseline=X, sampler=sampler, prune_baseline=True)
+    with torch.random.fork_rng():  # its baseline pruning samples from the global RNG
+        torch.manual_seed(seed)
+        return qLogNoisyExpectedImprovement(model, X_baseline=X, sampler=sampler,
+                                            prune_baseline=True)
 
 
 def _optimise(acq, point: dict, method: str, seed: int) -> dict:
